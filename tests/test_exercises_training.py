@@ -1,0 +1,264 @@
+"""Chapter 4 exercises: the reference passes, known-wrong answers are named, other correct answers pass."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from labkit import exercises
+
+# ----------------------------------------------------------------------------- cross_entropy
+
+CE = exercises.get("training.cross_entropy")
+
+
+def test_cross_entropy_reference_matches_pytorch() -> None:
+    logits, targets = torch.randn(6, 9) * 50, torch.randint(9, (6,))
+    assert torch.allclose(
+        CE._reference(logits, targets), F.cross_entropy(logits, targets), atol=1e-4
+    )
+
+
+def test_cross_entropy_reference_and_alternatives_pass() -> None:
+    def with_torch(logits, targets):
+        return F.cross_entropy(logits, targets)
+
+    def max_trick(logits, targets):
+        m = logits.max(dim=1, keepdim=True).values
+        lse = m.squeeze(1) + (logits - m).exp().sum(dim=1).log()
+        return (lse - logits[torch.arange(len(targets)), targets]).mean()
+
+    assert CE.check(CE._reference).passed
+    assert CE.check(with_torch).passed
+    assert CE.check(max_trick).passed
+
+
+def test_cross_entropy_without_log_sum_exp_is_named() -> None:
+    def naive(logits, targets):
+        probs = logits.exp() / logits.exp().sum(dim=1, keepdim=True)
+        return -probs[range(len(targets)), targets].log().mean()
+
+    def log_of_stable_softmax(logits, targets):
+        return -torch.log(F.softmax(logits, dim=1)[range(len(targets)), targets]).mean()
+
+    assert "log-sum-exp" in CE.check(naive).headline
+    assert "log(0) = -inf" in CE.check(log_of_stable_softmax).headline
+
+
+def test_cross_entropy_sum_sign_and_per_example_are_named() -> None:
+    def summed(logits, targets):
+        return F.cross_entropy(logits, targets, reduction="sum")
+
+    def no_minus(logits, targets):
+        return F.log_softmax(logits, -1).gather(1, targets[:, None]).mean()
+
+    def per_example(logits, targets):
+        return F.cross_entropy(logits, targets, reduction="none")
+
+    def as_float(logits, targets):
+        return F.cross_entropy(logits, targets).item()
+
+    assert "don't sum" in CE.check(summed).headline
+    assert "minus sign" in CE.check(no_minus).headline
+    assert "not the per-example losses" in CE.check(per_example).headline
+    assert "keep the result a tensor" in CE.check(as_float).message
+
+
+# ----------------------------------------------------------------------------- perplexity
+
+PPL = exercises.get("training.perplexity")
+
+
+def test_perplexity_reference_and_alternative_pass() -> None:
+    def perplexity(token_logprobs):
+        return math.exp(-float(token_logprobs.double().sum()) / token_logprobs.numel())
+
+    def as_tensor(token_logprobs):
+        return (-token_logprobs).mean().exp()  # a 0-d tensor is accepted for a float
+
+    assert PPL.check(PPL._reference).passed
+    assert PPL.check(perplexity).passed
+    assert PPL.check(as_tensor).passed
+
+
+def test_perplexity_known_mistakes_are_named() -> None:
+    def plus(lp):
+        return math.exp(lp.mean().item())
+
+    def base2(lp):
+        return 2 ** -lp.mean().item()
+
+    def summed(lp):
+        return torch.exp(-lp.sum()).item()
+
+    def mean_prob(lp):
+        return (1 / lp.exp().mean()).item()
+
+    assert "*negative* mean" in PPL.check(plus).headline
+    assert "not 2^x" in PPL.check(base2).headline
+    assert "don't sum" in PPL.check(summed).headline
+    assert "not 1 / mean(p)" in PPL.check(mean_prob).headline
+
+
+# ----------------------------------------------------------------------------- adam_step
+
+ADAM = exercises.get("training.adam_step")
+
+
+def test_adam_reference_matches_torch_optim_adam() -> None:
+    g = torch.Generator().manual_seed(0)
+    p = torch.randn(5, generator=g)
+    torch_p = p.clone().requires_grad_(True)
+    opt = torch.optim.Adam([torch_p], lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    m, v = torch.zeros(5), torch.zeros(5)
+    for t in range(1, 4):
+        grad = torch.randn(5, generator=g)
+        p, m, v = ADAM._reference(p, grad, m, v, t, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6)
+        torch_p.grad = grad.clone()
+        opt.step()
+    assert torch.allclose(p, torch_p.detach(), atol=1e-6)
+
+
+def test_adam_reference_and_alternatives_pass() -> None:
+    def with_torch_adam(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        p = param.clone().requires_grad_(True)
+        opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps, foreach=False)
+        opt.state[p] = {
+            "step": torch.tensor(float(t - 1)),
+            "exp_avg": m.clone(),
+            "exp_avg_sq": v.clone(),
+        }
+        p.grad = grad.clone()
+        opt.step()
+        state = opt.state[p]
+        return p.detach(), state["exp_avg"], state["exp_avg_sq"]
+
+    def with_lerp(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = torch.lerp(m, grad, 1 - beta1)
+        v = torch.lerp(v, grad * grad, 1 - beta2)
+        step = lr / (1 - beta1**t)
+        denom = (v / (1 - beta2**t)).sqrt().add(eps)
+        return param.addcdiv(m, denom, value=-step), m, v
+
+    assert ADAM.check(ADAM._reference).passed
+    assert ADAM.check(with_torch_adam).passed
+    assert ADAM.check(with_lerp).passed
+
+
+def test_adam_without_bias_correction_is_named() -> None:
+    def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return param - lr * m / (v.sqrt() + eps), m, v
+
+    assert ADAM.check(adam_step).headline.startswith("No bias correction in Adam")
+
+
+def test_adam_eps_inside_and_unsquared_gradient_are_named() -> None:
+    def eps_inside(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return param - lr * (m / (1 - beta1**t)) / torch.sqrt(v / (1 - beta2**t) + eps), m, v
+
+    def unsquared(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad
+        return param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps), m, v
+
+    assert "after the square root" in ADAM.check(eps_inside).headline
+    assert "*squared* gradient" in ADAM.check(unsquared).headline
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_adam_in_place_update_is_reported() -> None:
+    def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m.mul_(beta1).add_((1 - beta1) * grad)
+        v.mul_(beta2).add_((1 - beta2) * grad**2)
+        param -= lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps)
+        return param, m, v
+
+    result = ADAM.check(adam_step)
+    assert result.status == "incorrect"
+    assert "changed its input `param`, `m`, `v` in place" in result.message
+
+
+# ----------------------------------------------------------------------------- mlm_mask
+
+MLM = exercises.get("training.mlm_mask")
+
+
+def test_mlm_reference_and_alternative_pass() -> None:
+    def bernoulli_masking(ids, mask_id, vocab_size, p=0.15, generator=None):
+        selected = torch.bernoulli(torch.full(ids.shape, p), generator=generator).bool()
+        labels = ids.masked_fill(~selected, -100)
+        to_mask = torch.bernoulli(torch.full(ids.shape, 0.8), generator=generator).bool() & selected
+        to_random = (
+            torch.bernoulli(torch.full(ids.shape, 0.5), generator=generator).bool()
+            & selected
+            & ~to_mask
+        )
+        inputs = ids.masked_fill(to_mask, mask_id)
+        random_ids = torch.randint(0, vocab_size, ids.shape, generator=generator)
+        inputs = torch.where(to_random, random_ids, inputs)
+        return inputs, labels
+
+    assert MLM.check(MLM._reference).passed
+    assert MLM.check(bernoulli_masking).passed
+
+
+def _masker(
+    mask_frac: float = 0.8,
+    random_frac: float = 0.1,
+    unselected_label: int = -100,
+    use_generator: bool = True,
+    rand_hi: int | None = None,
+):
+    def mlm_mask(ids, mask_id, vocab_size, p=0.15, generator=None):
+        gen = generator if use_generator else None
+        selected = torch.rand(ids.shape, generator=gen) < p
+        u = torch.rand(ids.shape, generator=gen)
+        labels = torch.where(selected, ids, torch.full_like(ids, unselected_label))
+        inputs = torch.where(selected & (u < mask_frac), torch.full_like(ids, mask_id), ids)
+        rnd = torch.randint(rand_hi or vocab_size, ids.shape, generator=gen)
+        random_here = selected & (u >= mask_frac) & (u < mask_frac + random_frac)
+        return torch.where(random_here, rnd, inputs), labels
+
+    return mlm_mask
+
+
+def test_mlm_known_mistakes_are_named() -> None:
+    assert "replace every selected token with mask_id" in MLM.check(_masker(mask_frac=1.0)).headline
+    assert "-100" in MLM.check(_masker(unselected_label=0)).headline
+    assert "80% / 10% / 10%" in MLM.check(_masker(mask_frac=0.8, random_frac=0.2)).headline
+    assert "generator=generator" in MLM.check(_masker(use_generator=False)).headline
+    assert "uniformly from [0, vocab_size)" in MLM.check(_masker(rand_hi=10)).headline
+
+
+def test_mlm_labels_everywhere_inverted_and_in_place_are_named() -> None:
+    def labels_everywhere(ids, mask_id, vocab_size, p=0.15, generator=None):
+        inputs, _ = MLM._reference(ids, mask_id, vocab_size, p, generator)
+        return inputs, ids.clone()
+
+    def inverted(ids, mask_id, vocab_size, p=0.15, generator=None):
+        inputs, labels = MLM._reference(ids, mask_id, vocab_size, p, generator)
+        return inputs, torch.where(labels == -100, ids, torch.full_like(ids, -100))
+
+    def in_place(ids, mask_id, vocab_size, p=0.15, generator=None):
+        inputs, labels = MLM._reference(ids, mask_id, vocab_size, p, generator)
+        ids.copy_(inputs)
+        return ids, labels
+
+    assert "you set labels everywhere" in MLM.check(labels_everywhere).headline
+    assert "labels look inverted" in MLM.check(inverted).headline
+    assert "changed its input `ids` in place" in MLM.check(in_place).message
+
+
+def test_mlm_ignoring_p_is_reported() -> None:
+    def fixed_rate(ids, mask_id, vocab_size, p=0.15, generator=None):
+        return MLM._reference(ids, mask_id, vocab_size, 0.15, generator)
+
+    result = MLM.check(fixed_rate)
+    assert "with p=0.3 expect about 30.0%" in result.headline
