@@ -1,0 +1,62 @@
+"""Interactive pictures for the course, each with a static fallback.
+
+Taught across the course: the attention explorer in chapters 2–3, the softmax-temperature,
+√d_k and positional-encoding widgets in chapter 2, the live loss plot in chapter 4, the
+embedding projector in chapter 3 and the sampling explorer in chapter 6.
+
+Every widget works offline (its JavaScript ships inside labkit; nothing loads from a CDN),
+and also stores a static SVG picture of itself in the notebook, shown wherever widgets cannot
+run (GitHub, nbconvert HTML, a notebook opened before it was run). See
+:mod:`labkit.widgets.fallback` and :func:`set_display`.
+
+On Google Colab, importing this module turns on Colab's custom widget manager, which
+third-party widgets such as these need.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from labkit.widgets.attention import AttentionExplorer, explore, readable_tokens
+from labkit.widgets.fallback import StaticFigure, display_mode, set_display
+from labkit.widgets.teaching import (
+    EmbeddingProjector,
+    LossPlot,
+    PositionalEncodingExplorer,
+    SamplingExplorer,
+    SoftmaxTemperature,
+    SqrtDkScaling,
+)
+
+__all__ = [
+    "AttentionExplorer",
+    "EmbeddingProjector",
+    "LossPlot",
+    "PositionalEncodingExplorer",
+    "SamplingExplorer",
+    "SoftmaxTemperature",
+    "SqrtDkScaling",
+    "StaticFigure",
+    "display_mode",
+    "enable_colab_widgets",
+    "explore",
+    "readable_tokens",
+    "set_display",
+]
+
+
+def enable_colab_widgets() -> bool:
+    """On Google Colab, turn on the custom widget manager (needed by anywidget); else do nothing.
+
+    Called when ``labkit.widgets`` is imported. Returns True when it was turned on.
+    Taught in chapter 0.
+    """
+    if "google.colab" not in sys.modules:
+        return False
+    from google.colab import output  # type: ignore[import-not-found]
+
+    output.enable_custom_widget_manager()
+    return True
+
+
+enable_colab_widgets()

@@ -1,0 +1,467 @@
+"""Static pictures of the widgets: what you see where no widget front end runs.
+
+A widget needs a live kernel and a browser extension. A notebook viewed on GitHub, exported
+with nbconvert, run by nbval, or opened before its cells were run has neither. So every
+labkit widget also carries a *static fallback*: a small SVG picture of its current state,
+wrapped in ``text/html`` as ``<img src="data:image/svg+xml;base64,...">``. That form needs no
+JavaScript and no network, passes the HTML sanitisers of JupyterLab and GitHub, and is
+displayed even in a notebook that is not "trusted".
+
+When a widget is displayed, the output holds both the live widget view and this picture;
+front ends that run widgets show the widget, all others show the picture. The switch::
+
+    labkit.widgets.set_display("static")   # pictures only (slides, docs, no widget support)
+    labkit.widgets.set_display("auto")     # the default: widget + picture
+    # or set the environment variable LABKIT_WIDGETS=static before importing
+
+The charts are drawn by hand in a few functions below (line, bar, heatmap, scatter),
+because the usual static exporters (kaleido, matplotlib) are heavy extra installs.
+
+Taught in chapter 0 (how the course's interactive pictures work).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DISPLAY_MODES",
+    "StaticFigure",
+    "FallbackMixin",
+    "bar_chart",
+    "compose",
+    "display_mode",
+    "heatmap",
+    "line_chart",
+    "png_bytes",
+    "scatter_chart",
+    "set_display",
+    "viridis",
+]
+
+#: The display modes: ``"auto"`` (live widget + static picture) or ``"static"`` (picture only).
+DISPLAY_MODES = ("auto", "static")
+_mode = os.environ.get("LABKIT_WIDGETS", "auto").strip().lower() or "auto"
+if _mode not in DISPLAY_MODES:
+    _mode = "auto"
+
+#: Colours of the charts (a colour-blind-safe palette) and of the text.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+GREY = "#b0b0b0"
+INK = "#333333"
+FONT = "font-family:system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC',sans-serif"
+
+
+def set_display(mode: str) -> None:
+    """Choose how labkit widgets display: ``"auto"`` (widget + static picture) or ``"static"``.
+
+    ``"static"`` shows only the picture: useful for slides, for exporting documentation, or
+    in an editor whose widget support is broken. Taught in chapter 0.
+    """
+    global _mode
+    if mode not in DISPLAY_MODES:
+        raise ValueError(f"display mode must be one of {DISPLAY_MODES}, got {mode!r}")
+    _mode = mode
+
+
+def display_mode() -> str:
+    """The current display mode (see :func:`set_display`). Taught in chapter 0."""
+    return _mode
+
+
+# --------------------------------------------------------------------------------------------
+# The picture object and the mixin every widget uses
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StaticFigure:
+    """An SVG picture that displays itself in any notebook front end.
+
+    ``fig.svg`` is the SVG text; ``fig.save("plot.svg")`` writes it (``.html`` also works).
+    Taught in chapter 0.
+    """
+
+    svg: str
+    alt: str = "labkit figure"
+    width: int = 0
+
+    def to_html(self) -> str:
+        """The picture as one ``<img>`` tag with the SVG inside a data URI (no JavaScript)."""
+        data = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+        width = f' width="{self.width}"' if self.width else ""
+        alt = html.escape(self.alt, quote=True)
+        return f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}"{width}/>'
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the picture to ``path`` (``.svg`` or ``.html``) and return the path."""
+        path = Path(path)
+        if path.suffix.lower() not in (".svg", ".html"):
+            raise ValueError(f"save as .svg or .html, got {path.name!r}")
+        text = self.svg if path.suffix.lower() == ".svg" else self.to_html()
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+class FallbackMixin:
+    """Adds the static picture to a widget's notebook output.
+
+    A widget class mixes this in and implements ``static() -> StaticFigure``. The output
+    bundle then holds the widget view *and* ``text/html`` with the picture (or only the
+    picture in ``"static"`` mode). Taught in chapter 0.
+    """
+
+    def static(self) -> StaticFigure:  # pragma: no cover - every widget overrides it
+        """The widget's current state as a static picture."""
+        raise NotImplementedError
+
+    def _ipython_display_(self) -> None:
+        """Display through a handle, so :meth:`refresh_static` can update the output later."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        handle = display(data, metadata=metadata or {}, raw=True, display_id=True)
+        if handle is not None:
+            self.__dict__.setdefault("_static_handles", []).append(handle)
+
+    def refresh_static(self) -> None:
+        """Redraw the stored picture of every output showing this widget (e.g. after training,
+        so the saved notebook shows the finished loss curve, not an empty one)."""
+        for handle in self.__dict__.get("_static_handles", []):
+            bundle = self._repr_mimebundle_()
+            data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+            handle.update(data, metadata=metadata or {}, raw=True)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        picture = self.static().to_html()
+        name = type(self).__name__
+        plain = f"<labkit {name}: run the cell to interact with it>"
+        if _mode == "static":
+            return {"text/plain": plain, "text/html": picture}
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if bundle is None:  # the widget was closed
+            return {"text/plain": plain, "text/html": picture}
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        data = {**data, "text/plain": plain, "text/html": picture}
+        return (data, metadata) if metadata else data
+
+
+# --------------------------------------------------------------------------------------------
+# Colours and PNG (heatmaps are embedded in the SVG as small PNG images)
+# --------------------------------------------------------------------------------------------
+
+# Nine samples of matplotlib's viridis colour map; the JavaScript side uses the same ones.
+_VIRIDIS_ANCHORS = np.array(
+    [
+        [68, 1, 84], [71, 45, 123], [59, 82, 139], [44, 114, 142], [33, 145, 140],
+        [40, 174, 128], [94, 201, 98], [173, 220, 48], [253, 231, 37],
+    ],
+    dtype=np.float64,
+)  # fmt: skip
+
+
+def viridis(values: np.ndarray) -> np.ndarray:
+    """Map numbers in [0, 1] to RGB colours ``uint8 (..., 3)`` (dark purple → yellow).
+
+    Used by the static pictures (chapter 0) and, with the same colours, the explorer."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
+    pos = v * (len(_VIRIDIS_ANCHORS) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(_VIRIDIS_ANCHORS) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = _VIRIDIS_ANCHORS[lo] * (1 - frac) + _VIRIDIS_ANCHORS[lo + 1] * frac
+    return np.round(rgb).astype(np.uint8)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Encode an RGB image ``uint8 (height, width, 3)`` as PNG (zlib + the PNG chunk format).
+
+    Used by the static pictures (chapter 0) to embed heatmaps."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"png_bytes needs a non-empty (height, width, 3) array, got {rgb.shape}")
+    height, width, _ = rgb.shape
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), rgb.reshape(height, -1)], axis=1)
+
+    def chunk(tag: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(tag + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# SVG building blocks. Every chart returns an SVG group placed at (x, y) with size (w, h).
+# --------------------------------------------------------------------------------------------
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _text(x: float, y: float, text: object, size: int = 11, anchor: str = "middle", **attrs: Any) -> str:
+    extra = "".join(f' {k.replace("_", "-")}="{_esc(v)}"' for k, v in attrs.items())
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+        f'fill="{INK}"{extra}>{_esc(text)}</text>'
+    )
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000 or abs(value) < 0.01:
+        return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-")
+    return f"{value:.3g}"
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About ``count`` round numbers (steps of 1, 2 or 5 × 10^k) between lo and hi."""
+    if not math.isfinite(lo) or not math.isfinite(hi):
+        return []
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(count, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + i * step, 12) for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def _range(values: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi == lo:
+        return lo - 0.5, hi + 0.5
+    span = hi - lo
+    return lo - pad * span, hi + pad * span
+
+
+def _group(x: float, y: float, body: str) -> str:
+    return f'<g transform="translate({x:.1f},{y:.1f})">{body}</g>'
+
+
+def _axes(
+    w: float, h: float, xticks: list[tuple[float, str]], yticks: list[tuple[float, str]],
+    title: str, xlabel: str, ylabel: str,
+) -> str:  # fmt: skip
+    """Frame, tick labels and titles for a plot area (0, 0)–(w, h) in local coordinates."""
+    parts = [f'<rect x="0" y="0" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="#ccc"/>']
+    for px, label in xticks:
+        parts.append(f'<line x1="{px:.1f}" y1="{h:.1f}" x2="{px:.1f}" y2="{h + 4:.1f}" stroke="#999"/>')
+        parts.append(_text(px, h + 16, label, 10))
+    for py, label in yticks:
+        parts.append(f'<line x1="-4" y1="{py:.1f}" x2="0" y2="{py:.1f}" stroke="#999"/>')
+        parts.append(f'<line x1="0" y1="{py:.1f}" x2="{w:.1f}" y2="{py:.1f}" stroke="#eee"/>')
+        parts.append(_text(-7, py + 3.5, label, 10, anchor="end"))
+    if title:
+        parts.append(_text(w / 2, -10, title, 12, font_weight="bold"))
+    if xlabel:
+        parts.append(_text(w / 2, h + 32, xlabel, 11))
+    if ylabel:
+        parts.append(_text(-42, h / 2, ylabel, 11, transform=f"rotate(-90 -42 {h / 2:.1f})"))
+    return "".join(parts)
+
+
+def _legend(names: Sequence[str], colors: Sequence[str], w: float) -> str:
+    parts, x = [], w
+    for name, color in reversed(list(zip(names, colors))):
+        x -= 8 + 6.5 * len(name) + 22
+        parts.append(f'<rect x="{x:.1f}" y="6" width="12" height="3" fill="{color}"/>')
+        parts.append(_text(x + 16, 11, name, 10, anchor="start"))
+    return "".join(parts)
+
+
+def line_chart(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    *, x: float = 0, y: float = 0, w: float = 360, h: float = 220,
+    title: str = "", xlabel: str = "", ylabel: str = "", logx: bool = False,
+    dashed: Sequence[bool] | None = None,
+) -> str:  # fmt: skip
+    """Lines ``(name, xs, ys)`` with axes and a legend. NaNs leave gaps; ``logx`` for log x.
+
+    A static-picture building block (chapter 0)."""
+    m = {"l": 52, "r": 10, "t": 26, "b": 38}
+    pw, ph = w - m["l"] - m["r"], h - m["t"] - m["b"]
+    tx = (lambda v: np.log10(np.maximum(v, 1e-300))) if logx else (lambda v: v)
+    all_x = np.concatenate([tx(np.asarray(s[1], float)) for s in series] or [np.zeros(1)])
+    all_y = np.concatenate([np.asarray(s[2], float) for s in series] or [np.zeros(1)])
+    x0, x1 = _range(all_x, 0.0)
+    y0, y1 = _range(all_y)
+    sx = lambda v: (v - x0) / (x1 - x0) * pw  # noqa: E731
+    sy = lambda v: ph - (v - y0) / (y1 - y0) * ph  # noqa: E731
+    body = []
+    for i, (_, xs, ys) in enumerate(series):
+        color = PALETTE[i % len(PALETTE)]
+        dash = ' stroke-dasharray="5,3"' if dashed and dashed[i] else ""
+        px, py = sx(tx(np.asarray(xs, float))), sy(np.asarray(ys, float))
+        runs, run = [], []
+        for a, b in zip(px, py):
+            if math.isfinite(a) and math.isfinite(b):
+                run.append(f"{a:.1f},{b:.1f}")
+            elif run:
+                runs.append(run)
+                run = []
+        runs.append(run)
+        for r in runs:
+            if len(r) == 1:
+                cx, cy = r[0].split(",")
+                body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
+            elif r:
+                body.append(
+                    f'<polyline points="{" ".join(r)}" fill="none" stroke="{color}" '
+                    f'stroke-width="1.8"{dash}/>'
+                )
+    if logx:
+        xt = [(sx(v), _fmt(10**v)) for v in range(math.ceil(x0), math.floor(x1) + 1)]
+    else:
+        xt = [(sx(v), _fmt(v)) for v in _nice_ticks(x0, x1)]
+    yt = [(sy(v), _fmt(v)) for v in _nice_ticks(y0, y1) if y0 <= v <= y1]
+    axes = _axes(pw, ph, xt, yt, title, xlabel, ylabel)
+    legend = _legend([s[0] for s in series], PALETTE, pw) if len(series) > 1 else ""
+    return _group(x + m["l"], y + m["t"], axes + "".join(body) + legend)
+
+
+def bar_chart(
+    labels: Sequence[str], values: Sequence[float], *, x: float = 0, y: float = 0,
+    w: float = 360, h: float = 220, title: str = "", ylabel: str = "",
+    colors: Sequence[str] | None = None, ymax: float | None = None,
+    annotate: bool = False,
+) -> str:  # fmt: skip
+    """Vertical bars, one per label, optionally each with its own colour and its value on top.
+
+    A static-picture building block (chapter 0)."""
+    m = {"l": 52, "r": 10, "t": 26, "b": 46}
+    pw, ph = w - m["l"] - m["r"], h - m["t"] - m["b"]
+    vals = np.nan_to_num(np.asarray(values, float))
+    top = ymax if ymax is not None else max(float(vals.max(initial=0)), 1e-12) * 1.1
+    n = max(len(labels), 1)
+    slot = pw / n
+    body = []
+    for i, (label, v) in enumerate(zip(labels, vals)):
+        bh = max(min(v / top, 1.0), 0.0) * ph
+        color = colors[i] if colors else PALETTE[0]
+        body.append(
+            f'<rect x="{i * slot + slot * 0.12:.1f}" y="{ph - bh:.1f}" width="{slot * 0.76:.1f}" '
+            f'height="{bh:.1f}" fill="{color}"/>'
+        )
+        if annotate:
+            body.append(_text(i * slot + slot / 2, ph - bh - 3, f"{v:.2f}", 9))
+        if n <= 40:
+            short = label if len(label) <= 8 else label[:7] + "…"
+            cx = i * slot + slot / 2
+            body.append(
+                _text(cx, ph + 12, short, 10, anchor="end", transform=f"rotate(-35 {cx:.1f} {ph + 12:.1f})")
+            )
+    yt = [(ph - v / top * ph, _fmt(v)) for v in _nice_ticks(0, top) if v <= top]
+    return _group(x + m["l"], y + m["t"], _axes(pw, ph, [], yt, title, "", ylabel) + "".join(body))
+
+
+def heatmap(
+    values: np.ndarray, *, x: float = 0, y: float = 0, w: float = 300, h: float = 300,
+    title: str = "", row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None, vmin: float | None = None,
+    vmax: float | None = None, xlabel: str = "", ylabel: str = "", margin: int | None = None,
+) -> str:  # fmt: skip
+    """A matrix as a colour grid (viridis), embedded as a PNG; labels when there are ≤ 48 rows.
+
+    A static-picture building block (chapter 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or 0 in v.shape:
+        raise ValueError(f"heatmap needs a non-empty 2-D array, got shape {v.shape}")
+    lo = float(np.nanmin(v)) if vmin is None else vmin
+    hi = float(np.nanmax(v)) if vmax is None else vmax
+    scaled = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+    uri = "data:image/png;base64," + base64.b64encode(png_bytes(viridis(scaled))).decode("ascii")
+    show_rows = row_labels is not None and len(row_labels) <= 48
+    show_cols = col_labels is not None and len(col_labels) <= 48
+    left = margin if margin is not None else (60 if show_rows or ylabel else 8)
+    bottom = 52 if show_cols else (30 if xlabel else 6)
+    pw, ph = w - left - 6, h - 24 - bottom
+    body = [
+        f'<image x="0" y="0" width="{pw:.1f}" height="{ph:.1f}" preserveAspectRatio="none" '
+        f'style="image-rendering:pixelated;image-rendering:crisp-edges" href="{uri}" xlink:href="{uri}"/>'
+    ]
+    if show_rows:
+        step = ph / len(row_labels)  # type: ignore[arg-type]
+        size = int(max(6, min(10, step - 1)))  # small rows, small letters
+        for i, label in enumerate(row_labels):  # type: ignore[arg-type]
+            body.append(_text(-4, (i + 0.5) * step + size / 3, _short(label), size, anchor="end"))
+    if show_cols:
+        step = pw / len(col_labels)  # type: ignore[arg-type]
+        size = int(max(6, min(10, step - 1)))
+        for j, label in enumerate(col_labels):  # type: ignore[arg-type]
+            cx = (j + 0.5) * step
+            body.append(_text(cx, ph + 8, _short(label), size, anchor="end", transform=f"rotate(-60 {cx:.1f} {ph + 8:.1f})"))
+    if title:
+        body.append(_text(pw / 2, -8, title, 12, font_weight="bold"))
+    if xlabel:
+        body.append(_text(pw / 2, ph + bottom - 8, xlabel, 11))
+    if ylabel and not show_rows:
+        body.append(_text(-left + 14, ph / 2, ylabel, 11, transform=f"rotate(-90 {-left + 14} {ph / 2:.1f})"))
+    return _group(x + left, y + 24, "".join(body))
+
+
+def _short(label: str, n: int = 9) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+def scatter_chart(
+    points: np.ndarray, labels: Sequence[str] | None = None, *, x: float = 0, y: float = 0,
+    w: float = 420, h: float = 360, title: str = "", xlabel: str = "", ylabel: str = "",
+    colors: Sequence[str] | None = None, max_labels: int = 80,
+) -> str:  # fmt: skip
+    """Points ``(N, 2)``; the first ``max_labels`` labels are written next to their point.
+
+    A static-picture building block (chapter 0)."""
+    pts = np.asarray(points, float)
+    m = {"l": 52, "r": 10, "t": 26, "b": 38}
+    pw, ph = w - m["l"] - m["r"], h - m["t"] - m["b"]
+    x0, x1 = _range(pts[:, 0])
+    y0, y1 = _range(pts[:, 1])
+    sx = lambda v: (v - x0) / (x1 - x0) * pw  # noqa: E731
+    sy = lambda v: ph - (v - y0) / (y1 - y0) * ph  # noqa: E731
+    body = []
+    for i, (a, b) in enumerate(pts):
+        color = colors[i] if colors else PALETTE[0]
+        body.append(f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.6" fill="{color}" fill-opacity="0.75"/>')
+        if labels is not None and i < max_labels:
+            body.append(_text(sx(a) + 4, sy(b) - 3, _short(labels[i], 12), 9, anchor="start"))
+    xt = [(sx(v), _fmt(v)) for v in _nice_ticks(x0, x1) if x0 <= v <= x1]
+    yt = [(sy(v), _fmt(v)) for v in _nice_ticks(y0, y1) if y0 <= v <= y1]
+    return _group(x + m["l"], y + m["t"], _axes(pw, ph, xt, yt, title, xlabel, ylabel) + "".join(body))
+
+
+def compose(width: int, height: int, *parts: str, caption: str = "", alt: str = "") -> StaticFigure:
+    """Put chart groups on one SVG canvas (white background, optional caption line at the top).
+
+    A static-picture building block (chapter 0)."""
+    head = _text(8, 16, caption, 12, anchor="start") if caption else ""
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" style="{FONT}">'
+        f'<rect width="100%" height="100%" fill="white"/>{head}{"".join(parts)}</svg>'
+    )
+    return StaticFigure(svg=svg, alt=alt or caption or "labkit figure", width=width)
