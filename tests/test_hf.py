@@ -23,15 +23,6 @@ TOL = 1e-4
 TEXT = "the cat sat on the mat. the dog sat on the log.\n"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # noqa: ANN202
-    """Tiny models run faster on one thread, and much faster when other jobs share the CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def ids(B: int = 3, T: int = 16, seed: int = 1) -> torch.Tensor:
     return torch.randint(0, 40, (B, T), generator=torch.Generator().manual_seed(seed))
 

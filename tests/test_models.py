@@ -27,15 +27,6 @@ from labkit.nn import set_fused
 TINY = dict(vocab_size=40, block_size=16, n_layer=2, n_head=4, d_model=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # noqa: ANN202
-    """Tiny models run faster on one thread, and much faster when other jobs share the CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def gpt(**kw: object) -> TinyGPT:
     torch.manual_seed(0)
     return TinyGPT(GPTConfig(**{**TINY, **kw})).eval()

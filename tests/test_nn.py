@@ -32,15 +32,6 @@ from labkit.nn import (
 ATOL = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # noqa: ANN202
-    """Tiny models run faster on one thread, and much faster when other jobs share the CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def close(a: torch.Tensor, b: torch.Tensor, atol: float = ATOL) -> bool:
     return torch.allclose(a, b, atol=atol, rtol=0)
 
