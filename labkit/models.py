@@ -307,14 +307,15 @@ def _read_config(directory: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
     if not d.is_dir():
         raise ValueError(f"{d} is a file; pass the checkpoint *directory* (config.json + model.safetensors)")
     weights = d / "model.safetensors"
+    pickles = sorted(p.name for p in d.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:  # refused even beside model.safetensors: we cannot tell which one is meant
+        raise ValueError(
+            f"refusing to load {d}: it holds pickle files ({', '.join(pickles)}), and "
+            "unpickling can run arbitrary code. labkit loads only model.safetensors; convert "
+            "trusted weights with safetensors.torch.save_file(state_dict, 'model.safetensors') "
+            "and remove the pickle files"
+        )
     if not weights.exists():
-        pickles = sorted(p.name for p in d.iterdir() if p.suffix in PICKLE_SUFFIXES)
-        if pickles:
-            raise ValueError(
-                f"refusing to load {', '.join(pickles)} from {d}: these are pickle files, and "
-                "unpickling can run arbitrary code. labkit loads only model.safetensors; convert "
-                "trusted weights with safetensors.torch.save_file(state_dict, 'model.safetensors')"
-            )
         raise FileNotFoundError(f"{d} has no model.safetensors; is it a labkit checkpoint?")
     config_path = d / "config.json"
     if not config_path.exists():

@@ -253,10 +253,12 @@ class _Trap:
 
 
 @pytest.mark.parametrize("name", ["pytorch_model.bin", "model.pt", "ckpt.pth", "weights.pkl"])
-def test_pickle_checkpoints_are_refused(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize("keep_safetensors", [False, True])
+def test_pickle_checkpoints_are_refused(tmp_path: Path, name: str, keep_safetensors: bool) -> None:
     d = tmp_path / "ckpt"
     gpt().save(d)
-    (d / "model.safetensors").unlink()
+    if not keep_safetensors:
+        (d / "model.safetensors").unlink()
     trap = tmp_path / "unpickled"
     (d / name).write_bytes(pickle.dumps(_Trap(str(trap))))
     with pytest.raises(ValueError, match="pickle"):
