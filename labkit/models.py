@@ -863,3 +863,16 @@ MODEL_TYPES: dict[str, type[_TinyModel]] = {
         TinyEncoderDecoder,
     )
 }
+
+
+# The real pretrained models (chapter 6) live in labkit.real_models; these names are re-exported
+# lazily so that ``labkit.models.load_real("minilm")`` works without importing them up front.
+_REAL_MODEL_NAMES = ("install_real", "load_real", "real_available", "RealModelNotInstalledError")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REAL_MODEL_NAMES:
+        from labkit import real_models
+
+        return getattr(real_models, name)
+    raise AttributeError(f"module 'labkit.models' has no attribute {name!r}")

@@ -27,7 +27,8 @@ def test_environment_yml_parses_and_matches_pyproject() -> None:
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda_pip = {_name(r): r.replace(" ", "") for r in pip_section if not r.startswith("-e")}
     project = _pyproject()["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["lab"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["lab"] + extras["real-models"]
     for requirement in wanted:
         name = _name(requirement)
         assert name in conda_pip, f"{name} is in pyproject.toml but not in environment.yml"

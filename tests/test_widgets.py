@@ -426,3 +426,12 @@ def test_embedding_projector(char_model: tuple) -> None:
         lw.EmbeddingProjector(np.full((4, 3), np.nan))
     small = lw.EmbeddingProjector(np.random.default_rng(0).normal(size=(50, 8)), max_points=10)
     assert len(small.labels) == 10 and "showing 10 of 50" in small.readout.value
+
+
+def test_static_figure_repr_is_short() -> None:
+    from labkit.widgets.fallback import StaticFigure
+
+    fig = StaticFigure(svg="<svg>" + "x" * 10_000 + "</svg>", alt="loss curve")
+    text = repr(fig)
+    assert len(text) < 100 and "loss curve" in text and "10,011" in text
+    assert fig._repr_html_().startswith("<img src=\"data:image/svg+xml;base64,")

@@ -107,6 +107,10 @@ class StaticFigure:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def __repr__(self) -> str:
+        # Short, so a notebook's text/plain output stays small (the SVG goes to text/html).
+        return f"<StaticFigure {self.alt!r}: {len(self.svg):,} characters of SVG>"
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the picture to ``path`` (``.svg`` or ``.html``) and return the path."""
         path = Path(path)
