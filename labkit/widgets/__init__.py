@@ -19,6 +19,7 @@ import sys
 
 from labkit.widgets.attention import AttentionExplorer, explore, readable_tokens
 from labkit.widgets.fallback import StaticFigure, display_mode, set_display
+from labkit.widgets.figures import show, static_picture
 from labkit.widgets.teaching import (
     EmbeddingProjector,
     LossPlot,
@@ -42,6 +43,8 @@ __all__ = [
     "explore",
     "readable_tokens",
     "set_display",
+    "show",
+    "static_picture",
 ]
 
 

@@ -1,0 +1,172 @@
+"""Show a plotly figure together with a static picture of it.
+
+A plotly figure needs JavaScript: GitHub, nbviewer and exported HTML without plotly.js show
+nothing where it was. :func:`show` displays the live plotly figure *and* stores a small SVG
+picture drawn from the same data (lines, markers, bars, heatmaps; log axes; subplots side by
+side), so the stored notebook reads well everywhere::
+
+    import plotly.graph_objects as go
+    from labkit.widgets import show
+
+    fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2], name="loss"))
+    show(fig)                       # live figure + static picture
+    picture = static_picture(fig)   # just the picture (a StaticFigure: .svg, .save("f.svg"))
+
+Taught in chapter 0 (how the course's pictures work); used by every chapter's plots.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import numpy as np
+
+from labkit.widgets.fallback import (
+    PALETTE,
+    StaticFigure,
+    _text,
+    bar_chart,
+    compose,
+    heatmap,
+    line_chart,
+    scatter_chart,
+)
+
+__all__ = ["show", "static_picture"]
+
+
+def _axis_title(axis: Any) -> str:
+    title = getattr(axis, "title", None)
+    text = getattr(title, "text", None) if title is not None else None
+    return str(text) if text else ""
+
+
+def _values(values: Any) -> np.ndarray:
+    if values is None:
+        return np.zeros(0)
+    return np.asarray(list(values), dtype=float)
+
+
+def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float, x: float) -> str:
+    """One subplot (the traces on axes ``xref``/``yref``) drawn with the chart functions."""
+    layout = fig.layout
+    xaxis = layout[xref.replace("x", "xaxis", 1)] if xref != "x" else layout.xaxis
+    yaxis = layout[yref.replace("y", "yaxis", 1)] if yref != "y" else layout.yaxis
+    logx, logy = xaxis.type == "log", yaxis.type == "log"
+    xlabel, ylabel = _axis_title(xaxis), _axis_title(yaxis)
+    if logy:
+        ylabel = f"log10 {ylabel}".strip()
+    kinds = {t.type for t in traces}
+    title = ""  # the figure's title and subplot titles are drawn by static_picture
+    first = traces[0]
+    if "heatmap" in kinds:
+        t = next(t for t in traces if t.type == "heatmap")
+        z = np.asarray(t.z, dtype=float)
+        rows = [str(v) for v in t.y] if t.y is not None else None
+        cols = [str(v) for v in t.x] if t.x is not None else None
+        return heatmap(z, x=x, w=w, h=h, title=title, row_labels=rows, col_labels=cols,
+                       xlabel=xlabel, ylabel=ylabel)  # fmt: skip
+    if kinds == {"bar"}:
+        labels = [str(v) for v in (first.x if first.x is not None else range(len(first.y)))]
+        values = _values(first.y)
+        colors = None
+        marker_color = getattr(first.marker, "color", None)
+        if isinstance(marker_color, (list, tuple)) and all(isinstance(c, str) for c in marker_color):
+            colors = list(marker_color)
+        return bar_chart(labels, values, x=x, w=w, h=h, title=title, ylabel=ylabel,
+                         colors=colors, annotate=len(labels) <= 12)  # fmt: skip
+    series, dashed, markers_only = [], [], True
+    for i, t in enumerate(traces):
+        if t.type not in ("scatter", "scattergl", "bar"):
+            continue
+        ys = _values(t.y)
+        xs = _values(t.x) if t.x is not None and _numeric(t.x) else np.arange(len(ys), dtype=float)
+        if logy:
+            ys = np.log10(np.where(ys > 0, ys, np.nan))
+        name = t.name or f"trace {i}"
+        series.append((name, xs, ys))
+        dash = getattr(getattr(t, "line", None), "dash", None)
+        dashed.append(bool(dash and dash != "solid"))
+        mode = t.mode or ("lines" if len(ys) > 20 else "lines+markers")
+        markers_only = markers_only and "lines" not in mode
+    if not series:
+        return ""
+    if markers_only:
+        pts = np.concatenate([np.stack([s[1], s[2]], axis=1) for s in series])
+        colors = [PALETTE[i % len(PALETTE)] for i, s in enumerate(series) for _ in s[1]]
+        labels = None
+        if len(series) == 1 and first.text is not None and not isinstance(first.text, str):
+            labels = [str(v) for v in first.text]
+        if logx:
+            pts[:, 0] = np.log10(np.where(pts[:, 0] > 0, pts[:, 0], np.nan))
+            xlabel = f"log10 {xlabel}".strip()
+        return scatter_chart(pts, labels, x=x, w=w, h=h, title=title, xlabel=xlabel,
+                             ylabel=ylabel, colors=colors)  # fmt: skip
+    return line_chart(series, x=x, w=w, h=h, title=title, xlabel=xlabel, ylabel=ylabel,
+                      logx=logx, dashed=dashed)  # fmt: skip
+
+
+def _numeric(values: Any) -> bool:
+    try:
+        arr = np.asarray(list(values), dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(arr).any()) if arr.size else True
+
+
+def static_picture(fig: Any, *, width: int | None = None, height: int | None = None) -> StaticFigure:
+    """Draw a plotly figure as a small static SVG (:class:`StaticFigure`).
+
+    Handles scatter (lines and/or markers), bar and heatmap traces, log axes (a log y axis is
+    drawn as log10 values) and subplots (placed side by side). Other trace types are left out
+    of the picture. Taught in chapter 0.
+    """
+    if not hasattr(fig, "data") or not hasattr(fig, "layout"):
+        raise TypeError(f"static_picture needs a plotly Figure, got {type(fig).__name__}")
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for t in fig.data:
+        key = (getattr(t, "xaxis", None) or "x", getattr(t, "yaxis", None) or "y")
+        groups.setdefault(key, []).append(t)
+    if not groups:
+        raise ValueError("the figure has no traces to draw")
+    n = len(groups)
+    total_w = width or int(fig.layout.width or min(max(560, 320 * n), 960))
+    total_h = height or int(fig.layout.height or 320)
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+    # make_subplots writes each panel's title as an annotation, in panel order.
+    subtitles = [_plain(a.text) for a in (fig.layout.annotations or []) if a.text][:n] if n > 1 else []
+    top = (24 if title else 0) + (16 if subtitles else 0)
+    panel_w = total_w / n
+    parts = []
+    for i, ((xref, yref), traces) in enumerate(groups.items()):
+        part = _panel(fig, traces, xref, yref, panel_w - 8, total_h - top - 8, i * panel_w)
+        parts.append(f'<g transform="translate(0 {top})">{part}</g>')
+        if i < len(subtitles):
+            parts.append(_text(i * panel_w + panel_w / 2, top - 2, subtitles[i], 11))
+    return compose(total_w, total_h, *parts, caption=_plain(title), alt=_plain(title) or "figure")
+
+
+def _plain(text: str) -> str:
+    """Drop the little HTML plotly allows in titles (``<b>``, ``<br>``)."""
+    return re.sub(r"<[^>]+>", " ", text or "").strip()
+
+
+def show(fig: Any, picture: StaticFigure | None = None) -> None:
+    """Display a plotly figure live, with a static picture stored beside it.
+
+    Front ends that run plotly (JupyterLab, Notebook 7, VS Code, Colab) show the interactive
+    figure; GitHub, nbviewer and plain HTML exports show the picture. Pass ``picture`` to use
+    a hand-drawn one instead of the automatic :func:`static_picture`. Taught in chapter 0.
+    """
+    from IPython.display import display
+
+    if picture is None:
+        picture = static_picture(fig)
+    bundle = {
+        "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+        "text/html": picture.to_html(),
+        "text/plain": f"<plotly figure: {picture.alt}>",
+    }
+    display(bundle, raw=True)
