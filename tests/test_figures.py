@@ -59,3 +59,13 @@ def test_show_puts_plotly_json_and_picture_in_one_output(monkeypatch: pytest.Mon
     svg = base64.b64decode(uri.split(",", 1)[1]).decode()
     assert svg.startswith("<svg") and "counts" in svg
     assert len(data["text/plain"]) < 80
+
+
+def test_bars_with_a_reference_line_on_a_log_axis() -> None:
+    fig = go.Figure(go.Bar(x=["uni", "bi", "tri"], y=[20.0, 8.0, 3.0], name="models"),
+                    layout={"yaxis": {"type": "log", "title": "perplexity"}})
+    fig.add_scatter(x=["uni", "bi", "tri"], y=[1.5] * 3, mode="lines", name="floor",
+                    line={"dash": "dash"})
+    svg = static_picture(fig).svg
+    assert svg.count("<rect") >= 4 and "polyline" in svg and ">floor<" in svg
+    assert "log10 perplexity" in svg

@@ -234,6 +234,8 @@ def _text(x: float, y: float, text: object, size: int = 11, anchor: str = "middl
 def _fmt(value: float) -> str:
     if value == 0:
         return "0"
+    if value == int(value) and 1000 <= abs(value) < 10_000 and value % 1000:
+        return str(int(value))  # years and the like: 1960, not 2e3
     if abs(value) >= 1000 or abs(value) < 0.01:
         return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-")
     return f"{value:.3g}"
@@ -451,8 +453,10 @@ def scatter_chart(
     for i, (a, b) in enumerate(pts):
         color = colors[i] if colors else PALETTE[0]
         body.append(f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.6" fill="{color}" fill-opacity="0.75"/>')
-        if labels is not None and i < max_labels:
-            body.append(_text(sx(a) + 4, sy(b) - 3, _short(labels[i], 12), 9, anchor="start"))
+        if labels is not None and i < max_labels and labels[i]:
+            right = sx(a) > 0.6 * pw  # labels near the right edge go to the left of the point
+            lx = sx(a) - 4 if right else sx(a) + 4
+            body.append(_text(lx, sy(b) - 3, _short(labels[i], 14), 9, anchor="end" if right else "start"))
     xt = [(sx(v), _fmt(v)) for v in _nice_ticks(x0, x1) if x0 <= v <= x1]
     yt = [(sy(v), _fmt(v)) for v in _nice_ticks(y0, y1) if y0 <= v <= y1]
     return _group(x + m["l"], y + m["t"], _axes(pw, ph, xt, yt, title, xlabel, ylabel) + "".join(body))

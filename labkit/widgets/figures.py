@@ -26,6 +26,7 @@ import numpy as np
 from labkit.widgets.fallback import (
     PALETTE,
     StaticFigure,
+    _legend,
     _text,
     bar_chart,
     compose,
@@ -60,7 +61,6 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
         ylabel = f"log10 {ylabel}".strip()
     kinds = {t.type for t in traces}
     title = ""  # the figure's title and subplot titles are drawn by static_picture
-    first = traces[0]
     if "heatmap" in kinds:
         t = next(t for t in traces if t.type == "heatmap")
         z = np.asarray(t.z, dtype=float)
@@ -68,15 +68,8 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
         cols = [str(v) for v in t.x] if t.x is not None else None
         return heatmap(z, x=x, w=w, h=h, title=title, row_labels=rows, col_labels=cols,
                        xlabel=xlabel, ylabel=ylabel)  # fmt: skip
-    if kinds == {"bar"}:
-        labels = [str(v) for v in (first.x if first.x is not None else range(len(first.y)))]
-        values = _values(first.y)
-        colors = None
-        marker_color = getattr(first.marker, "color", None)
-        if isinstance(marker_color, (list, tuple)) and all(isinstance(c, str) for c in marker_color):
-            colors = list(marker_color)
-        return bar_chart(labels, values, x=x, w=w, h=h, title=title, ylabel=ylabel,
-                         colors=colors, annotate=len(labels) <= 12)  # fmt: skip
+    if "bar" in kinds:
+        return _bars(traces, x, w, h, ylabel, logy)
     series, dashed, markers_only = [], [], True
     for i, t in enumerate(traces):
         if t.type not in ("scatter", "scattergl", "bar"):
@@ -89,23 +82,64 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
         series.append((name, xs, ys))
         dash = getattr(getattr(t, "line", None), "dash", None)
         dashed.append(bool(dash and dash != "solid"))
-        mode = t.mode or ("lines" if len(ys) > 20 else "lines+markers")
+        mode = getattr(t, "mode", None) or ("lines" if len(ys) > 20 else "lines+markers")
         markers_only = markers_only and "lines" not in mode
     if not series:
         return ""
     if markers_only:
         pts = np.concatenate([np.stack([s[1], s[2]], axis=1) for s in series])
-        colors = [PALETTE[i % len(PALETTE)] for i, s in enumerate(series) for _ in s[1]]
-        labels = None
-        if len(series) == 1 and first.text is not None and not isinstance(first.text, str):
-            labels = [str(v) for v in first.text]
+        colors, labels = [], []
+        for i, (t, (_, xs, _)) in enumerate(zip(traces, series)):
+            own = getattr(getattr(t, "marker", None), "color", None)
+            colors += [own if isinstance(own, str) else PALETTE[i % len(PALETTE)]] * len(xs)
+            text = t.text if t.text is not None and not isinstance(t.text, str) else [""] * len(xs)
+            labels += [str(v) for v in text]
         if logx:
             pts[:, 0] = np.log10(np.where(pts[:, 0] > 0, pts[:, 0], np.nan))
             xlabel = f"log10 {xlabel}".strip()
-        return scatter_chart(pts, labels, x=x, w=w, h=h, title=title, xlabel=xlabel,
-                             ylabel=ylabel, colors=colors)  # fmt: skip
+        svg = scatter_chart(pts, labels if any(labels) else None, x=x, w=w, h=h, title=title,
+                            xlabel=xlabel, ylabel=ylabel, colors=colors)  # fmt: skip
+        if len(series) > 1:  # a legend, in scatter_chart's coordinates (margins: left 52, top 26)
+            firsts = [colors[sum(len(s[1]) for s in series[:i])] for i in range(len(series))]
+            svg += f'<g transform="translate({x + 52} 26)">{_legend([s[0] for s in series], firsts, w - 62)}</g>'
+        return svg
     return line_chart(series, x=x, w=w, h=h, title=title, xlabel=xlabel, ylabel=ylabel,
                       logx=logx, dashed=dashed)  # fmt: skip
+
+
+def _bars(traces: list[Any], x: float, w: float, h: float, ylabel: str, logy: bool) -> str:
+    """The first bar trace as bars; other (scatter) traces on the same categories as lines."""
+    bar = next(t for t in traces if t.type == "bar")
+    labels = [str(v) for v in (bar.x if bar.x is not None else range(len(bar.y)))]
+    tf = (lambda v: np.log10(np.where(v > 0, v, np.nan))) if logy else (lambda v: v)  # noqa: E731
+    values = tf(_values(bar.y))
+    others = [t for t in traces if t is not bar and t.type in ("scatter", "scattergl")]
+    lines = [(t, tf(_values(t.y))) for t in others]
+    top = max([float(np.nanmax(values, initial=0))] + [float(np.nanmax(v, initial=0)) for _, v in lines])
+    top = max(top, 1e-12) * 1.1
+    colors = None
+    marker_color = getattr(bar.marker, "color", None)
+    if isinstance(marker_color, (list, tuple)) and all(isinstance(c, str) for c in marker_color):
+        colors = list(marker_color)
+    svg = bar_chart(labels, values, x=x, w=w, h=h, ylabel=ylabel, colors=colors, ymax=top,
+                    annotate=len(labels) <= 12)  # fmt: skip
+    # Overlay the lines in bar_chart's coordinates (its margins: left 52, top 26, bottom 46).
+    pw, ph, slot = w - 62, h - 72, (w - 62) / max(len(labels), 1)
+    overlay = []
+    for i, (t, ys) in enumerate(lines):
+        pts = []
+        for j, v in enumerate(ys[: len(labels)]):
+            if np.isfinite(v):
+                pts.append(f"{j * slot + slot / 2:.1f},{ph - min(max(v / top, 0), 1) * ph:.1f}")
+        dash = getattr(getattr(t, "line", None), "dash", None)
+        style = ' stroke-dasharray="5,3"' if dash and dash != "solid" else ""
+        color = PALETTE[(i + 1) % len(PALETTE)]
+        overlay.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" stroke-width="1.8"{style}/>')
+        if t.name:  # a legend line: a short stroke in the line's colour, then the name
+            y = 12 + 14 * i
+            overlay.append(f'<rect x="{pw - 18:.1f}" y="{y - 4}" width="12" height="3" fill="{color}"/>')
+            overlay.append(_text(pw - 22, y, t.name[:60], 10, anchor="end"))
+    return svg + f'<g transform="translate({x + 52} 26)">{"".join(overlay)}</g>'
 
 
 def _numeric(values: Any) -> bool:
