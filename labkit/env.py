@@ -41,11 +41,6 @@ OPTIONAL_PACKAGES: list[tuple[str, str, str]] = [
     ("gguf", "gguf", "0.10"),
     ("accelerate", "accelerate", "0.30"),
 ]
-# Real pretrained models, installed later into home_dir()/"real_models"/<name>.
-REAL_MODELS: dict[str, str] = {
-    "minilm": "all-MiniLM-L6-v2 (a BERT encoder)",
-    "smollm2": "SmolLM2-135M-Instruct (a small chat model)",
-}
 MIN_PYTHON = (3, 10)
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -309,13 +304,16 @@ def doctor(check_network: bool = True) -> bool:
     _line("[OK]", f"torch threads: {torch.get_num_threads()}")
     _line("[OK]", f"CPU cores: {os.cpu_count()} (usable by this process: {_usable_cpus()})")
 
-    models_dir = home_dir() / "real_models"
-    for name, description in REAL_MODELS.items():
-        folder = models_dir / name
-        if folder.is_dir() and any(folder.iterdir()):
-            _line("[OK]", f"real model {name}: {description} installed in {folder}")
+    from labkit import real_models  # imported here: it imports this module
+
+    for name in real_models.REAL_MODELS:
+        installed, message = real_models.real_status(name)
+        if installed:
+            _line("[OK]", f"real model {name}: {message}")
         else:
-            _line("[--]", f"real model {name}: not installed (optional; expected in {folder})")
+            _line("[--]", f"real model {name}: {message} (optional)")
+    if real_models.real_models_off():
+        _line("[--]", "real models switched off by $LABKIT_REAL_MODELS (chapters use tiny models)")
 
     where = [name for name, flag in (("Colab", in_colab()), ("VS Code", in_vscode())) if flag]
     _line("[OK]", f"running in: {', '.join(where) if where else 'a local Python (not Colab, not VS Code)'}")

@@ -1,0 +1,33 @@
+"""Chapters 6 and 7 also run, under nbval, where the real pretrained models are absent.
+
+``LABKIT_REAL_MODELS=off`` makes :func:`labkit.real_models.real_available` answer False, so
+every real-model cell takes its fallback (labkit's own tiny models, with a one-line notice).
+The main test run covers the other path: there the real models are installed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ["course/06_applications.ipynb", "course/07_challenges.ipynb"]
+
+
+def test_real_model_chapters_run_without_the_real_models() -> None:
+    env = {**os.environ, "LABKIT_REAL_MODELS": "off"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", *NOTEBOOKS],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_fallback_switch_is_seen_by_the_library() -> None:
+    code = "import labkit.models as m; print(m.real_available('minilm'), m.real_available('smollm2'))"
+    env = {**os.environ, "LABKIT_REAL_MODELS": "off"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
