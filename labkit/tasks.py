@@ -13,13 +13,14 @@ Every data set here is *generated* from the words of labkit's story grammars
 * :func:`code_pairs` — arithmetic questions in words and the program that computes them
   (``"what is seven plus two times three?"`` → ``"7+2*3"``), run by :func:`run_program`.
 
-Tools: :func:`bleu` (corpus BLEU, written out; equals ``sacrebleu``), encoding and greedy
-decoding for :class:`labkit.models.TinyEncoderDecoder` (:func:`encode_pairs`,
-:func:`seq2seq_generate`, :func:`seq2seq_perplexity`), span tagging for extractive QA
-(:func:`encode_qa`, :func:`predict_spans`), sequence and token classification inputs
-(:func:`encode_texts`, :func:`encode_tagged`, :func:`tag_tokens`), knowledge graphs
-(:func:`extract_triples`, :func:`build_graph`, :func:`graph_figure`) and search
-(:class:`BagOfWords`, :func:`top_k_similar`).
+Tools: :func:`bleu` (corpus BLEU, written out; equals ``sacrebleu``), encoding, training and
+greedy decoding for :class:`labkit.models.TinyEncoderDecoder` (:func:`encode_pairs`,
+:func:`train_seq2seq`, :func:`seq2seq_generate`, :func:`seq2seq_perplexity`), span tagging for
+extractive QA (:func:`encode_qa`, :func:`predict_spans`), sequence and token classification
+(:func:`encode_texts`, :func:`encode_tagged`, :func:`predict_classes`, :func:`tag_tokens`,
+:func:`entity_f1`), story evaluation (:func:`text_perplexity`), chat (:func:`chat_prompt`,
+:func:`chat`), knowledge graphs (:func:`extract_triples`, :func:`build_graph`,
+:func:`graph_figure`) and search (:data:`FAQ`, :class:`BagOfWords`, :func:`top_k_similar`).
 
 Taught in chapter 6.
 """
@@ -58,14 +59,26 @@ __all__ = [
     "encode_pairs",
     "seq2seq_generate",
     "seq2seq_perplexity",
+    "train_seq2seq",
+    "predict_classes",
+    "text_perplexity",
+    "join_words",
     "encode_texts",
     "encode_tagged",
     "tag_tokens",
     "encode_qa",
     "predict_spans",
+    "CHATML_TEMPLATE",
+    "chat_prompt",
+    "chat",
+    "split_words",
+    "entity_spans",
+    "entity_f1",
     "extract_triples",
     "build_graph",
     "graph_figure",
+    "FAQ",
+    "FAQ_QUERIES",
     "BagOfWords",
     "top_k_similar",
 ]
@@ -156,7 +169,7 @@ def translation_pairs(n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
         en, zh = rng.choice(_TRANSLATION_TEMPLATES)
         h, f = _two_names(rng)
         fill_en, fill_zh = {"H": h, "F": f}, {"H": NAMES[h][0], "F": NAMES[f][0]}
-        for slot in set(_SLOT.findall(en)) - {"H", "F"}:
+        for slot in [s for s in dict.fromkeys(_SLOT.findall(en)) if s not in ("H", "F")]:  # in order: same draws in every process
             word = rng.choice(list(EN_ZH[f"<{slot}>"]))
             fill_en[slot], fill_zh[slot] = word, EN_ZH[f"<{slot}>"][word]
         pairs.append((en.format(**fill_en), zh.format(**fill_zh)))
@@ -190,9 +203,9 @@ def summarisation_pairs(n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
         if kind == 0:
             event, summary = f"{he} took it to the {place} with {f}.", f"{h} and {f} took the {toy} to the {place}."
         elif kind == 1:
-            event, summary = f"{he} gave it to {f} in the {place}.", f"{h} gave the {toy} to {f}."
+            event, summary = f"{he} gave it to {f} at the {place}.", f"{h} gave the {toy} to {f}."
         else:
-            event, summary = f"{he} lost it in the {place}.", f"{h} lost the {toy} in the {place}."
+            event, summary = f"{he} lost it at the {place}.", f"{h} lost the {toy} at the {place}."
         noise = [
             f"It was {rng.choice(weather)}.",
             f"The {rng.choice(animals)} {rng.choice(did)}.",
@@ -224,37 +237,45 @@ class QAExample:
         return self.start + len(self.answer)
 
 
-def qa_examples(n: int = 500, seed: int = 0) -> list[QAExample]:
-    """``n`` passages about two people, each with one question whose answer is a span of the
-    passage (SQuAD-style extractive QA)::
+def qa_examples(n: int = 500, seed: int = 0, people: int = 1) -> list[QAExample]:
+    """``n`` short passages, each with one question whose answer is a span of the passage
+    (SQuAD-style extractive QA)::
 
-        "Anna lives in Rome. Tom has a red ball. Tom lives in Paris. Anna has a blue kite."
+        "It was windy. Tom has a red ball. The cat fell asleep. Tom went to the zoo.
+         Tom lives in Paris."
         "Where does Tom live?" → "Paris"
 
-    Each person has a city, a toy with a colour, and a place they went to; the questions ask
-    for one of them, so the model must find the sentence about the right person. Sentences
-    are shuffled. Words come from labkit's English grammar. Deterministic for a seed.
-    Taught in chapter 6.
+    Each person has a city, a toy with a colour, and a place they went to; the question asks
+    for one of them ("Where does Tom live?", "What does Tom have?" → "red ball", "Where did
+    Tom go?", "What colour is the ball?"). With ``people=1`` the passage is about one person
+    plus two sentences that answer nothing (the weather, an animal): the model must match the
+    question's *type* to the right sentence. With ``people=2`` there are two people and no
+    filler, and the model must also *bind* each fact to the right person -- much harder for a
+    tiny model (chapter 6 lets you try). Sentences are shuffled. Words come from labkit's
+    English grammar. Deterministic for a seed. Taught in chapter 6.
     """
     _check_n(n)
+    if people not in (1, 2):
+        raise ValueError(f"people must be 1 or 2, got {people!r}")
     rng = random.Random(seed)
-    cities = [c for c in _english_words("<city>")]
+    cities = _english_words("<city>")
     colors, toys, places = list(EN_ZH["<color>"]), list(EN_ZH["<toy>"]), list(EN_ZH["<place>"])
+    weather, animals, did = _english_words("<weather>"), _english_words("<animal>"), _english_words("<animal_did>")
     examples = []
     for _ in range(n):
-        people = _two_names(rng)
-        facts = {}
-        sentences = []
-        city_pair, color_pair = rng.sample(cities, 2), rng.sample(colors, 2)
-        toy_pair, place_pair = rng.sample(toys, 2), rng.sample(places, 2)
-        for i, who in enumerate(people):
-            facts[who] = {"city": city_pair[i], "color": color_pair[i], "toy": toy_pair[i],
-                          "place": place_pair[i]}  # fmt: skip
-            sentences += [f"{who} lives in {city_pair[i]}.", f"{who} has a {color_pair[i]} {toy_pair[i]}.",
-                          f"{who} went to the {place_pair[i]}."]  # fmt: skip
+        cast = rng.sample(list(NAMES), people)
+        facts, sentences = {}, []
+        city, color = rng.sample(cities, people), rng.sample(colors, people)
+        toy, place = rng.sample(toys, people), rng.sample(places, people)
+        for i, who in enumerate(cast):
+            facts[who] = {"city": city[i], "color": color[i], "toy": toy[i], "place": place[i]}
+            sentences += [f"{who} lives in {city[i]}.", f"{who} has a {color[i]} {toy[i]}.",
+                          f"{who} went to the {place[i]}."]  # fmt: skip
+        if people == 1:
+            sentences += [f"It was {rng.choice(weather)}.", f"The {rng.choice(animals)} {rng.choice(did)}."]
         rng.shuffle(sentences)
         context = " ".join(sentences)
-        who = rng.choice(people)
+        who = rng.choice(cast)
         fact = facts[who]
         kind = rng.randrange(4)
         if kind == 0:
@@ -270,7 +291,9 @@ def qa_examples(n: int = 500, seed: int = 0) -> list[QAExample]:
     return examples
 
 
-def relation_sentences(n: int = 12, seed: int = 0) -> list[tuple[str, list[tuple[str, str, str]]]]:
+def relation_sentences(
+    n: int = 12, seed: int = 0, cast: int | None = None
+) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """``n`` sentences of the English grammar's ``<ner>`` kind, each with the facts it states
     as ``(head, relation, tail)`` triples::
 
@@ -278,20 +301,43 @@ def relation_sentences(n: int = 12, seed: int = 0) -> list[tuple[str, list[tuple
 
     The facts come from :data:`RELATION_PATTERNS` applied to the true entities. These are the
     sentences the NER data of chapter 5 is made of (``generate_labelled(task="ner")``), so a
-    tagger trained there finds their entities. Deterministic for a seed. Taught in chapter 6.
+    tagger trained on that data finds their entities. With ``cast=k`` the sentences are about
+    only ``k`` people (and about ``k // 2 + 1`` cities and objects), so the same entities and
+    facts come back again and again -- the material of a knowledge graph. Deterministic for a
+    seed. Taught in chapter 6.
     """
     from labkit.data import ENTITY_TYPES, _expand, grammar
 
     _check_n(n)
     g, rng = grammar("en"), random.Random(seed)
+    if cast is None:
+        out = []
+        for _ in range(n):
+            pieces: list[str] = []
+            spans: list[tuple[str, int, int]] = []
+            _expand(g, "<ner>", rng, pieces, spans)
+            text = "".join(pieces)
+            entities = sorted((a, b, ENTITY_TYPES[s]) for s, a, b in spans if s in ENTITY_TYPES)
+            out.append((text, _facts(text, [(text[a:b], kind, a, b) for a, b, kind in entities])))
+        return out
+    if isinstance(cast, bool) or not isinstance(cast, int) or not 2 <= cast <= 12:
+        raise ValueError(f"cast must be an int from 2 to 12 (people in the sentences), got {cast!r}")
+    people = rng.sample(_english_words("<person>") + _english_words("<friend>"), cast)
+    words = {"<person>": people, "<friend>": people,
+             "<city>": rng.sample(_english_words("<city>"), cast // 2 + 1),
+             "<toy>": rng.sample(_english_words("<toy>"), cast // 2 + 1)}  # fmt: skip
+    templates = ["".join(pieces) for _, pieces in g.rules["<ner>"]]
     out = []
     for _ in range(n):
-        pieces: list[str] = []
-        spans: list[tuple[str, int, int]] = []
-        _expand(g, "<ner>", rng, pieces, spans)
-        text = "".join(pieces)
-        entities = sorted((a, b, ENTITY_TYPES[s]) for s, a, b in spans if s in ENTITY_TYPES)
-        out.append((text, _facts(text, [(text[a:b], kind, a, b) for a, b, kind in entities])))
+        template, text, entities, used = rng.choice(templates), "", [], set()
+        for piece in re.split(r"(<\w+>)", template):
+            if piece in words:
+                word = rng.choice([w for w in words[piece] if w not in used])
+                used.add(word)
+                entities.append((word, ENTITY_TYPES[piece], len(text), len(text) + len(word)))
+                piece = word
+            text += piece
+        out.append((text, _facts(text, entities)))
     return out
 
 
@@ -611,6 +657,82 @@ def seq2seq_perplexity(model: Any, src: Tensor, tgt: Tensor, pad_token_id: int =
     return math.exp(float(loss))
 
 
+def train_seq2seq(
+    pairs: Sequence[tuple[str, str]],
+    *,
+    steps: int = 300,
+    d_model: int = 128,
+    n_layer: int = 1,
+    n_head: int = 4,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    **train_options: Any,
+) -> tuple[Any, Any, Any]:
+    """Train a :class:`~labkit.models.TinyEncoderDecoder` on (source, target) text pairs.
+
+    Builds a :func:`task_tokenizer` on the pairs, encodes them (:func:`encode_pairs`), makes
+    a model with room for sources 8 tokens longer than the longest seen (one layer each side,
+    width 128: on these tasks a wide layer learns to copy words from the source in fewer steps
+    than two narrow ones), seeds it with
+    ``seed`` and trains it for ``steps`` steps with :func:`labkit.train.train` (teacher
+    forcing, AdamW, cosine schedule). ``train_options`` go to ``train`` (e.g.
+    ``time_budget=20``, ``callbacks=[LossPlot()]``, ``progress=True``). Returns
+    ``(model in eval mode, tokenizer, TrainResult)``; decode with :func:`seq2seq_generate`.
+    Taught in chapter 6 (translation, summarisation, code generation).
+    """
+    from labkit.models import TinyEncoderDecoder
+    from labkit.train import Seq2SeqTask, train
+
+    if isinstance(pairs, str) or not pairs:
+        raise ValueError("pairs must be a non-empty list of (source, target) texts")
+    tokenizer = task_tokenizer([text for pair in pairs for text in pair])
+    src, tgt = encode_pairs(tokenizer, pairs)
+    torch.manual_seed(seed)
+    model = TinyEncoderDecoder(vocab_size=len(tokenizer), block_size=max(src.shape[1], tgt.shape[1]) + 8,
+                               n_layer=n_layer, n_head=n_head, d_model=d_model)  # fmt: skip
+    options = {"progress": False, "eval_every": 0, "warmup_steps": max(1, min(20, steps // 10)), **train_options}
+    result = train(model, Seq2SeqTask(src, tgt), max_steps=_check_n(steps, "steps"), batch_size=batch_size,
+                   lr=lr, seed=seed, **options)  # fmt: skip
+    return model.eval(), tokenizer, result
+
+
+@torch.no_grad()
+def predict_classes(model: Any, ids: Tensor, batch_size: int = 512) -> Tensor:
+    """The class a sequence classifier (or, per token, a token classifier) picks for each row
+    of padded ``ids``: the argmax of its logits, padding masked out. Taught in chapter 6."""
+    model.eval()
+    return torch.cat([_logits(model, ids[i : i + batch_size]).argmax(-1) for i in range(0, len(ids), batch_size)])
+
+
+@torch.no_grad()
+def text_perplexity(model: Any, tokenizer: Any, texts: str | Sequence[str]) -> float:
+    """Perplexity of a causal language model on ``texts``: ``exp`` of the mean negative
+    log-likelihood of every token given the tokens before it (the first token of each text
+    is only context). Works with a labkit ``TinyGPT`` and with a Hugging Face causal LM;
+    texts longer than the model's context are cut. Taught in chapter 6."""
+    import torch.nn.functional as F
+
+    if isinstance(texts, str):
+        texts = [texts]
+    from labkit.generate import context_length
+
+    limit = context_length(model)
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    model.eval()
+    for text in texts:
+        ids = list(tokenizer(text)["input_ids"])[: limit or None]
+        if len(ids) < 2:
+            raise ValueError(f"{text!r} has fewer than 2 tokens: nothing to predict")
+        idx = torch.tensor([ids], device=device)
+        out = model(idx)
+        logits = out.logits if hasattr(out, "logits") else (out[0] if isinstance(out, tuple) else out)
+        total += float(F.cross_entropy(logits[0, :-1].float(), idx[0, 1:], reduction="sum"))
+        count += len(ids) - 1
+    return math.exp(total / count)
+
+
 def encode_texts(tokenizer: Any, texts: Sequence[str], block_size: int | None = None) -> Tensor:
     """``[CLS] text`` for each text, padded: the input of a sequence classifier, whose
     pooler reads the first position. Taught in chapter 6."""
@@ -621,16 +743,44 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], block_size: int | None = 
     return _pad(rows, max(map(len, rows)), tokenizer.pad_token_id)
 
 
+def _spaced(words: Sequence[str]) -> list[str]:
+    """Each word with the space that precedes it in running text: none before the first
+    word or before a punctuation mark."""
+    return [w if i == 0 or not (w[:1].isalnum() or w[:1] == "_") else " " + w for i, w in enumerate(words)]
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Words and punctuation marks back to running text: ``["Tom", "ran", "."]`` →
+    ``"Tom ran."``. Taught in chapter 6."""
+    return "".join(_spaced(words))
+
+
+def _word_pieces(tokenizer: Any, words: Sequence[str]) -> list[list[int]]:
+    """The token ids of each word of a sentence as it appears in running text (see
+    :func:`join_words`), so that they equal the ids of the whole sentence."""
+    return [_ids(tokenizer, piece) or [tokenizer.unk_token_id] for piece in _spaced(words)]
+
+
 def encode_tagged(
     tokenizer: Any, examples: Sequence[dict[str, Any]], block_size: int | None = None
 ) -> tuple[Tensor, Tensor]:
     """Token-classification inputs from ``generate_labelled(task="ner")`` examples: ids of
-    ``[CLS] token1 token2 ..`` (one id per given token; unknown words become ``[UNK]``) and
-    the labels, -100 at ``[CLS]`` and padding. Taught in chapter 6."""
+    ``[CLS] word1 word2 ..`` and the labels. A word's label goes to its first token; further
+    tokens of the word, ``[CLS]`` and padding get -100 (ignored by the loss). Each word is
+    encoded as it appears in running text ("Tom went" → ``"Tom"``, ``" went"``), so the ids
+    are those of the sentence. Taught in chapter 6."""
     if not examples:
         raise ValueError("examples is empty")
-    rows = [[tokenizer.cls_token_id, *tokenizer.convert_tokens_to_ids(list(e["tokens"]))] for e in examples]
-    labels = [[-100, *e["labels"]] for e in examples]
+    rows, labels = [], []
+    for e in examples:
+        if len(e["tokens"]) != len(e["labels"]):
+            raise ValueError(f"{len(e['tokens'])} tokens but {len(e['labels'])} labels in {e['tokens']!r}")
+        row, lab = [tokenizer.cls_token_id], [-100]
+        for pieces, label in zip(_word_pieces(tokenizer, e["tokens"]), e["labels"]):
+            row += pieces
+            lab += [label] + [-100] * (len(pieces) - 1)
+        rows.append(row)
+        labels.append(lab)
     _check_fits(max(map(len, rows)), block_size, "sentence")
     length = max(map(len, rows))
     return _pad(rows, length, tokenizer.pad_token_id), _pad(labels, length, -100)
@@ -638,12 +788,26 @@ def encode_tagged(
 
 @torch.no_grad()
 def tag_tokens(model: Any, tokenizer: Any, tokens: Sequence[str], label_names: Sequence[str]) -> list[str]:
-    """The tag a token classifier gives each token of one sentence (a list of words and
-    punctuation marks, as in ``generate_labelled(task="ner")``). Taught in chapter 6."""
+    """The tag a token classifier gives each word of one sentence (a list of words and
+    punctuation marks, as in ``generate_labelled(task="ner")``): the prediction at the
+    word's first token. Taught in chapter 6."""
     model.eval()
-    ids, _ = encode_tagged(tokenizer, [{"tokens": list(tokens), "labels": [0] * len(tokens)}])
-    logits = model(ids.to(next(model.parameters()).device))
-    return [label_names[i] for i in logits[0, 1:].argmax(-1).tolist()]
+    ids, labels = encode_tagged(tokenizer, [{"tokens": list(tokens), "labels": [0] * len(tokens)}])
+    predicted = _logits(model, ids)[0].argmax(-1)
+    return [label_names[i] for i in predicted[labels[0] != -100].tolist()]
+
+
+def _context_tokens(tokenizer: Any, context: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The ids of ``context`` and, for each, the ``(start, end)`` characters it covers in it
+    (leading spaces not counted). The context is encoded as running text after the question,
+    i.e. with a space in front, so its first word is the same token as everywhere else."""
+    enc = tokenizer(" " + context, add_special_tokens=False, return_offsets_mapping=True)
+    spans = []
+    for a, b in enc["offset_mapping"]:
+        piece = (" " + context)[a:b]
+        a += len(piece) - len(piece.lstrip())
+        spans.append((max(a - 1, 0), max(b - 1, 0)))
+    return list(enc["input_ids"]), spans
 
 
 def encode_qa(
@@ -651,18 +815,15 @@ def encode_qa(
 ) -> tuple[Tensor, Tensor]:
     """Extractive QA as token tagging: the input is ``[CLS] question [SEP] context`` and the
     label of each context token is 1 inside the answer span, 0 outside (-100 for the question,
-    the special tokens and padding). Taught in chapter 6."""
+    the special tokens and padding). Works with any fast tokenizer (labkit's
+    :func:`task_tokenizer`, MiniLM's WordPiece ...). Taught in chapter 6."""
     if not examples:
         raise ValueError("examples is empty")
     rows, labels = [], []
     for ex in examples:
         head = [tokenizer.cls_token_id, *_ids(tokenizer, ex.question), tokenizer.sep_token_id]
-        ids, tags, pos = [], [], 0
-        for piece in _pieces(tokenizer, ex.context):
-            ids.append(tokenizer.convert_tokens_to_ids(piece))
-            first_char = pos + len(piece) - len(piece.lstrip())  # pieces may start with a space
-            tags.append(int(ex.start <= first_char < ex.end))
-            pos += len(piece)
+        ids, spans = _context_tokens(tokenizer, ex.context)
+        tags = [int(ex.start <= a < ex.end) for a, _ in spans]
         rows.append(head + ids)
         labels.append([-100] * len(head) + tags)
     _check_fits(max(map(len, rows)), block_size, "question + context")
@@ -670,35 +831,123 @@ def encode_qa(
     return _pad(rows, length, tokenizer.pad_token_id), _pad(labels, length, -100)
 
 
-def _pieces(tokenizer: Any, text: str) -> list[str]:
-    """The tokenizer's pieces of ``text`` (they join back to ``text``)."""
-    return [piece for piece, _ in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+def _logits(model: Any, ids: Tensor) -> Tensor:
+    """A classifier's logits for padded ``ids``, padding masked out (labkit or HF model)."""
+    device = next(model.parameters()).device
+    out = model(ids.to(device), attention_mask=(ids != 0).long().to(device))
+    return (out.logits if hasattr(out, "logits") else out).cpu()
 
 
 @torch.no_grad()
 def predict_spans(model: Any, tokenizer: Any, examples: Sequence[QAExample]) -> list[str]:
     """Answers of a QA span tagger (see :func:`encode_qa`): the most confident context token
-    and its neighbours that are also tagged "inside", as text. Taught in chapter 6."""
+    and its neighbours that are also tagged "inside" (probability > 0.5), as the text of the
+    context they cover. Taught in chapter 6."""
     model.eval()
     ids, labels = encode_qa(tokenizer, examples)
-    probs = model(ids.to(next(model.parameters()).device)).softmax(-1)[..., 1].cpu()
+    probs = _logits(model, ids).softmax(-1)[..., 1]
     answers = []
     for ex, p, lab in zip(examples, probs, labels):
-        context = (lab != -100).nonzero().flatten()
-        first = int(context[0])
-        pieces = _pieces(tokenizer, ex.context)
-        scores = p[first : first + len(pieces)]
+        first = int((lab != -100).nonzero()[0])
+        _, spans = _context_tokens(tokenizer, ex.context)
+        scores = p[first : first + len(spans)]
         best = int(scores.argmax())
         lo = hi = best
         while lo > 0 and scores[lo - 1] > 0.5:
             lo -= 1
-        while hi + 1 < len(pieces) and scores[hi + 1] > 0.5:
+        while hi + 1 < len(spans) and scores[hi + 1] > 0.5:
             hi += 1
-        answers.append("".join(pieces[lo : hi + 1]).strip(" .,"))
+        answers.append(ex.context[spans[lo][0] : spans[hi][1]].strip(" .,?!"))
     return answers
 
 
+# =========================================================================== chat
+
+#: The ChatML chat template (what SmolLM2 and many other chat models use), for tokenizers that
+#: have none: ``<|im_start|>role\ncontent<|im_end|>`` per message.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def chat_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+    """The text a chat model really reads for ``messages`` (a list of ``{"role", "content"}``
+    dicts): the tokenizer's own chat template, or :data:`CHATML_TEMPLATE` when it has none,
+    ending with the assistant's turn opened. Taught in chapter 6."""
+    if isinstance(messages, dict) or not messages:
+        raise ValueError('messages must be a non-empty list of {"role": ..., "content": ...} dicts')
+    for m in messages:
+        if not isinstance(m, dict) or set(m) != {"role", "content"}:
+            raise ValueError(f'each message is a dict with exactly "role" and "content", got {m!r}')
+    template = None if getattr(tokenizer, "chat_template", None) else CHATML_TEMPLATE
+    return tokenizer.apply_chat_template(list(messages), chat_template=template, add_generation_prompt=True,
+                                         tokenize=False)  # fmt: skip
+
+
+@torch.no_grad()
+def chat(model: Any, tokenizer: Any, messages: Sequence[dict[str, str]], max_new_tokens: int = 40) -> str:
+    """One assistant turn: format ``messages`` with :func:`chat_prompt`, decode greedily for
+    at most ``max_new_tokens`` tokens (stopping at the end-of-turn token), and return the
+    reply's text. A Hugging Face model uses its own ``generate`` (with its key-value cache);
+    a labkit model uses :func:`labkit.generate.generate`. Taught in chapter 6."""
+    from labkit.generate import generate
+
+    prompt = chat_prompt(tokenizer, messages)
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    stop = [t for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
+            if t is not None and t != tokenizer.unk_token_id]  # fmt: skip
+    if hasattr(model, "generate") and hasattr(model, "generation_config"):
+        out = model.generate(ids.to(model.device), attention_mask=torch.ones_like(ids).to(model.device),
+                             max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop or None,
+                             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)  # fmt: skip
+    else:
+        out = generate(model, ids, max_new_tokens, strategy="greedy", stop_tokens=stop)
+    return tokenizer.decode(out[0, ids.shape[1] :].tolist(), skip_special_tokens=True).strip()
+
+
 # =========================================================================== knowledge graphs
+
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def split_words(text: str) -> list[str]:
+    """Words and punctuation marks, as in ``generate_labelled(task="ner")``:
+    ``"In New York, Tom ran."`` → ``["In", "New", "York", ",", "Tom", "ran", "."]``
+    (:func:`join_words` undoes it). Taught in chapter 6."""
+    return _WORD.findall(text)
+
+
+def entity_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
+    """The entities of a BIO tag sequence as ``(type, first, last + 1)`` word spans; an
+    ``I-`` tag that does not continue an entity of its type starts a new one. Taught in
+    chapter 6."""
+    spans, current = set(), None
+    for i, tag in enumerate([*tags, "O"]):
+        kind = tag[2:] if tag[:2] in ("B-", "I-") else None
+        if current and (tag.startswith("B-") or kind != current[0]):
+            spans.add((current[0], current[1], i))
+            current = None
+        if kind and current is None:
+            current = (kind, i)
+    return spans
+
+
+def entity_f1(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]) -> tuple[float, float, float]:
+    """Entity-level ``(precision, recall, F1)`` of a tagger, as NER is scored (CoNLL,
+    ``seqeval``): an entity counts only if its type and both ends are right. Taught in
+    chapter 6."""
+    if len(true_tags) != len(predicted_tags):
+        raise ValueError("give one predicted tag sequence per true one")
+    tp = n_true = n_pred = 0
+    for t, p in zip(true_tags, predicted_tags):
+        if len(t) != len(p):
+            raise ValueError(f"{len(t)} true tags but {len(p)} predicted in one sentence")
+        a, b = entity_spans(t), entity_spans(p)
+        tp, n_true, n_pred = tp + len(a & b), n_true + len(a), n_pred + len(b)
+    precision, recall = tp / max(n_pred, 1), tp / max(n_true, 1)
+    return precision, recall, (2 * precision * recall / (precision + recall) if tp else 0.0)
 
 
 def extract_triples(tokens: Sequence[str], tags: Sequence[str]) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
@@ -712,11 +961,9 @@ def extract_triples(tokens: Sequence[str], tags: Sequence[str]) -> tuple[list[tu
     if len(tokens) != len(tags):
         raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags: give one tag per token")
     text, starts = "", []
-    for tok in tokens:  # rebuild the sentence: a space before each word, none before ".,!?"
-        if text and tok not in ".,!?":
-            text += " "
-        starts.append(len(text))
-        text += tok
+    for piece in _spaced(tokens):  # rebuild the sentence (see join_words)
+        starts.append(len(text) + len(piece) - len(piece.lstrip(" ")))
+        text += piece
     entities: list[tuple[str, str, int, int]] = []
     for i, (tok, tag) in enumerate(zip(tokens, tags)):
         end = starts[i] + len(tok)
@@ -849,6 +1096,40 @@ def graph_figure(graph: Any, title: str = "", seed: int = 0) -> tuple[Any, Any]:
 
 
 # =========================================================================== search
+
+
+#: A toy shop's frequently asked questions and their answers: the documents of chapter 6's
+#: customer-service search.
+FAQ: list[tuple[str, str]] = [
+    ("How do I return a toy?", "Bring it back within 30 days with the receipt and we refund the full price."),
+    ("When will my order arrive?", "Parcels are delivered within three to five working days."),
+    ("What are your opening hours?", "The shop is open from 9 am to 6 pm, Monday to Saturday."),
+    ("Which payment methods do you accept?", "Cash, debit and credit cards, and mobile payments."),
+    ("Is this kite safe for small children?", "The kite is tested for ages 4 and up; younger children need an adult."),
+    ("Do you send orders to other countries?", "Yes, we ship to most countries in Europe and Asia."),
+    ("How can I reset my password?", "Click 'forgot password' on the sign-in page and follow the email we send."),
+    ("Are batteries included with the toy car?", "No, the toy car needs four AA batteries, sold separately."),
+    ("Can you wrap a present for me?", "Gift wrapping is free: tick the box at checkout."),
+    ("Where is the shop?", "We are at 12 Market Street, next to the library."),
+]
+
+#: Customer questions in other words than the FAQ's, each with the index of the FAQ entry
+#: that answers it. Most share few or no words with that entry.
+FAQ_QUERIES: list[tuple[str, int]] = [
+    ("my parcel still hasn't come", 1),
+    ("I want my money back for a broken doll", 0),
+    ("are you open on sunday?", 2),
+    ("can I pay by card", 3),
+    ("is it ok for a three-year-old to fly it?", 4),
+    ("do you deliver to Japan", 5),
+    ("I forgot my login", 6),
+    ("what does the remote-control car need to run", 7),
+    ("it's a birthday gift, could you make it look nice", 8),
+    ("what's your address", 9),
+    ("how long does shipping take", 1),
+    ("the puzzle is missing pieces, can I bring it back", 0),
+]
+
 
 
 @dataclass

@@ -135,6 +135,9 @@ def test_network_check_sees_a_local_listener() -> None:
 
 def test_doctor_prints_checks_and_passes(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LABKIT_DEVICE", raising=False)
+    # A folder without labkit's manifest is not an installed model (a real install is tested
+    # in tests/test_real_models.py).
+    monkeypatch.setenv("LABKIT_REAL_MODELS_DIR", str(home_dir() / "real_models"))
     (home_dir() / "real_models" / "minilm").mkdir(parents=True)
     (home_dir() / "real_models" / "minilm" / "config.json").write_text("{}")
     start = time.perf_counter()
@@ -146,7 +149,7 @@ def test_doctor_prints_checks_and_passes(capsys, monkeypatch: pytest.MonkeyPatch
         assert f"[OK]   {dist} " in out
     assert f"device: {get_device()}" in out
     assert f"torch threads: {torch.get_num_threads()}" in out
-    assert "[OK]   real model minilm" in out
+    assert "[--]   real model minilm: " in out  # incomplete: no manifest
     assert "[--]   real model smollm2: not installed" in out
     assert "[--]   offline (fine: the course runs offline)" in out
     assert "[FAIL]" not in out

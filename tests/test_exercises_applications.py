@@ -109,3 +109,84 @@ def test_top_p_sorted_output_zero_fill_and_probabilities_are_named() -> None:
     assert "sorted order" in TOPP.check(sorted_output).headline
     assert "not 0" in TOPP.check(zero_fill).headline
     assert "not probabilities" in TOPP.check(probabilities).headline
+
+
+# ----------------------------------------------------------------------------- ngram_precision
+
+NGRAM = exercises.get("applications.ngram_precision")
+
+
+def test_ngram_precision_reference_agrees_with_labkit_bleu_counts() -> None:
+    from labkit import tasks as T
+
+    hyp, ref = "the the cat sat on the mat".split(), "the cat sat on the mat".split()
+    score = T.bleu([" ".join(hyp)], [" ".join(ref)], tokenize="none")
+    for n in range(1, 5):
+        assert NGRAM._reference(hyp, ref, n) == (score.counts[n - 1], score.totals[n - 1])
+    assert NGRAM._reference(["a"], ["a"], 3) == (0, 0)
+
+
+def test_ngram_precision_alternatives_pass_and_mistakes_are_named() -> None:
+    def by_lists(hypothesis, reference, n):
+        ref = [tuple(reference[i : i + n]) for i in range(len(reference) - n + 1)]
+        matches = 0
+        for i in range(len(hypothesis) - n + 1):
+            gram = tuple(hypothesis[i : i + n])
+            if gram in ref:
+                ref.remove(gram)  # each reference n-gram can be used once
+                matches += 1
+        return matches, max(len(hypothesis) - n + 1, 0)
+
+    def unclipped(hypothesis, reference, n):
+        ref = {tuple(reference[i : i + n]) for i in range(len(reference) - n + 1)}
+        hyp = [tuple(hypothesis[i : i + n]) for i in range(len(hypothesis) - n + 1)]
+        return sum(g in ref for g in hyp), len(hyp)
+
+    def reference_total(hypothesis, reference, n):
+        return by_lists(hypothesis, reference, n)[0], max(len(reference) - n + 1, 0)
+
+    def negative_total(hypothesis, reference, n):
+        return by_lists(hypothesis, reference, n)[0], len(hypothesis) - n + 1
+
+    assert NGRAM.check(NGRAM._reference).passed and NGRAM.check(by_lists).passed
+    assert NGRAM.check(unclipped).headline.startswith("You did not clip")
+    assert "of the *hypothesis*" in NGRAM.check(reference_total).headline
+    assert "not negative" in NGRAM.check(negative_total).headline
+
+
+# ----------------------------------------------------------------------------- cosine_top_k
+
+COSINE = exercises.get("applications.cosine_top_k")
+
+
+def test_cosine_top_k_reference_agrees_with_labkit_search() -> None:
+    from labkit import tasks as T
+
+    g = torch.Generator().manual_seed(0)
+    docs, query = torch.randn(20, 12, generator=g), torch.randn(12, generator=g)
+    assert COSINE._reference(query, docs, 5).tolist() == [i for i, _ in T.top_k_similar(query, docs, 5)]
+
+
+def test_cosine_top_k_alternatives_pass_and_mistakes_are_named() -> None:
+    import torch.nn.functional as F
+
+    def with_library(query, documents, k):
+        return F.cosine_similarity(documents, query[None], dim=-1).argsort(descending=True)[:k]
+
+    def dot(query, documents, k):
+        return (documents @ query).topk(k).indices
+
+    def worst(query, documents, k):
+        return F.cosine_similarity(documents, query[None], dim=-1).argsort()[:k]
+
+    def columns(query, documents, k):
+        return ((documents / documents.norm(dim=0)) @ (query / query.norm())).topk(k).indices
+
+    def euclid(query, documents, k):
+        return (documents - query).norm(dim=-1).argsort()[:k]
+
+    assert COSINE.check(COSINE._reference).passed and COSINE.check(with_library).passed
+    assert "plain dot product" in COSINE.check(dot).headline
+    assert "least" in COSINE.check(worst).headline
+    assert "dim=-1" in COSINE.check(columns).headline
+    assert "Euclidean" in COSINE.check(euclid).headline

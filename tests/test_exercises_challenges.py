@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import torch
+
 from labkit import exercises
 
 FLOPS = exercises.get("challenges.training_flops")
@@ -43,3 +48,122 @@ def test_flops_known_mistakes_are_named() -> None:
 def test_flops_result_details_show_the_numbers() -> None:
     result = FLOPS.check(lambda n_params, n_tokens: 2 * n_params * n_tokens)
     assert "expected 3.15e+23, got 1.05e+23" in result.details
+
+
+# --------------------------------------------------------------------------- power_law_fit
+
+FIT = exercises.get("challenges.power_law_fit")
+
+
+def test_fit_reference_recovers_an_exact_law() -> None:
+    a, alpha = FIT._reference([10.0, 100.0, 1000.0], [5 * 10**-0.5, 5 * 100**-0.5, 5 * 1000**-0.5])
+    assert abs(a - 5.0) < 1e-9 and abs(alpha - 0.5) < 1e-12
+
+
+def test_fit_other_correct_solutions_pass() -> None:
+    def by_hand(n, loss):  # the normal equations, no numpy
+        xs, ys = [math.log(v) for v in n], [math.log(v) for v in loss]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        return math.exp(my - slope * mx), -slope
+
+    def with_torch(n, loss):
+        x, y = torch.log(torch.tensor(n, dtype=torch.float64)), torch.log(torch.tensor(loss, dtype=torch.float64))
+        design = torch.stack([x, torch.ones_like(x)], dim=1)
+        slope, intercept = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
+        return torch.exp(intercept), -slope
+
+    assert FIT.check(FIT._reference).passed
+    assert FIT.check(by_hand).passed
+    assert FIT.check(with_torch).passed
+
+
+def test_fit_known_mistakes_are_named() -> None:
+    def wrong_sign(n, loss):
+        slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)
+        return np.exp(intercept), slope
+
+    def log_a(n, loss):
+        slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)
+        return intercept, -slope
+
+    def linear(n, loss):
+        slope, intercept = np.polyfit(n, loss, 1)
+        return intercept, -slope
+
+    def stub(n, loss):
+        ...  # your code here
+
+    assert "wrong sign" in FIT.check(wrong_sign).headline
+    assert "exp(intercept)" in FIT.check(log_a).headline
+    assert "after taking logs" in FIT.check(linear).headline
+    result = FIT.check(stub)
+    assert result.status == "not_attempted"
+
+
+def test_fit_use_falls_back_to_the_reference() -> None:
+    def stub(n, loss):
+        ...
+
+    fit = FIT.use(stub)
+    assert fit([1.0, 10.0], [2.0, 1.0])[1] == FIT._reference([1.0, 10.0], [2.0, 1.0])[1]
+
+
+# --------------------------------------------------------------------------- quantize_int8
+
+QUANT = exercises.get("challenges.quantize_int8")
+
+
+def test_quantize_reference_matches_torch_per_tensor_quantisation() -> None:
+    w = torch.randn(64, 48, generator=torch.Generator().manual_seed(0))
+    q, scale = QUANT._reference(w)
+    assert q.dtype == torch.int8 and int(q.abs().max()) == 127
+    theirs = torch.fake_quantize_per_tensor_affine(w, scale, 0, -127, 127)  # PyTorch's round trip
+    assert torch.equal(q.float() * scale, theirs)
+    assert float((q.float() * scale - w).abs().max()) <= scale / 2 + 1e-7
+
+
+def test_quantize_other_correct_solutions_pass() -> None:
+    def tensor_scale(w):
+        scale = w.abs().max() / 127
+        if scale == 0:
+            scale = torch.tensor(1.0)
+        return (w / scale).round().to(torch.int8), scale
+
+    def with_torch(w):
+        scale = float(w.abs().max()) / 127 or 1.0
+        return (torch.fake_quantize_per_tensor_affine(w, scale, 0, -127, 127) / scale).round().to(torch.int8), scale
+
+    assert QUANT.check(QUANT._reference).passed
+    assert QUANT.check(tensor_scale).passed
+    assert QUANT.check(with_torch).passed
+
+
+def test_quantize_known_mistakes_are_named() -> None:
+    def by_128(w):
+        scale = float(w.abs().max()) / 128 or 1.0
+        return torch.round(w / scale).clamp(-128, 127).to(torch.int8), scale
+
+    def plain_max(w):
+        scale = float(w.max()) / 127 or 1.0
+        return torch.round(w / scale).clamp(-127, 127).to(torch.int8), scale
+
+    def truncate(w):
+        scale = float(w.abs().max()) / 127 or 1.0
+        return (w / scale).to(torch.int8), scale
+
+    def float_q(w):
+        scale = float(w.abs().max()) / 127 or 1.0
+        return torch.round(w / scale), scale
+
+    def zeros_give_nan(w):
+        scale = float(w.abs().max()) / 127
+        return torch.round(w / scale).to(torch.int8), scale
+
+    assert "Divide by 127" in QUANT.check(by_128).headline
+    assert "largest *magnitude*" in QUANT.check(plain_max).headline
+    assert "round first" in QUANT.check(truncate).headline
+    result = QUANT.check(float_q)
+    assert not result.passed and "torch.int8" in result.details
+    result = QUANT.check(zeros_give_nan)
+    assert not result.passed and "zeros" in result.details

@@ -262,3 +262,86 @@ def test_mlm_ignoring_p_is_reported() -> None:
 
     result = MLM.check(fixed_rate)
     assert "with p=0.3 expect about 30.0%" in result.headline
+
+
+# ----------------------------------------------------------------------------- jaccard
+
+JAC = exercises.get("training.jaccard")
+
+
+def test_jaccard_reference_agrees_with_labkit_data_on_plain_words() -> None:
+    from labkit.data import jaccard, shingles
+
+    a = "tom had a red ball and he gave it to kim in the park"
+    b = "tom had a blue ball and he gave it to kim in the park"
+    assert JAC._reference(a, b) == pytest.approx(jaccard(shingles(a), shingles(b)))
+    assert JAC._reference(a, b) == pytest.approx(9 / 15)  # 12 shingles each, 9 shared
+
+
+def test_jaccard_reference_and_alternatives_pass() -> None:
+    def with_sets_of_strings(a, b, n=3):
+        def grams(t):
+            w = t.split()
+            if not w:
+                return set()
+            if len(w) < n:
+                return {" ".join(w)}
+            return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
+
+        A, B = grams(a), grams(b)
+        union = A | B
+        return len(A & B) / len(union) if union else 1.0
+
+    assert JAC.check(JAC._reference).passed
+    assert JAC.check(with_sets_of_strings).passed
+
+
+def test_jaccard_known_mistakes_are_named() -> None:
+    def grams(t, n):
+        w = t.split()
+        return {tuple(w)} if 0 < len(w) < n else {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+
+    def summed(a, b, n=3):
+        A, B = grams(a, n), grams(b, n)
+        return len(A & B) / (len(A) + len(B)) if A or B else 1.0
+
+    def off_by_one(a, b, n=3):
+        def g(t):
+            w = t.split()
+            return {tuple(w)} if 0 < len(w) < n else {tuple(w[i : i + n]) for i in range(len(w) - n)}
+
+        A, B = g(a), g(b)
+        return len(A & B) / len(A | B) if A | B else 1.0
+
+    def characters(a, b, n=3):
+        def g(t):
+            return {t[i : i + n] for i in range(len(t) - n + 1)} or ({t} if t.strip() else set())
+
+        A, B = g(a), g(b)
+        return len(A & B) / len(A | B) if A | B else 1.0
+
+    def divides_by_zero(a, b, n=3):
+        A, B = grams(a, n), grams(b, n)
+        return len(A & B) / len(A | B)
+
+    assert "|A| + |B|" in JAC.check(summed).headline
+    assert "last n-gram" in JAC.check(off_by_one).headline
+    assert "not of characters" in JAC.check(characters).headline
+    assert "return 1.0" in JAC.check(divides_by_zero).headline
+
+
+def test_jaccard_counting_repeats_fails_on_the_repeating_case() -> None:
+    def with_lists(a, b, n=3):
+        def g(t):
+            w = t.split()
+            return [tuple(w)] if 0 < len(w) < n else [tuple(w[i : i + n]) for i in range(len(w) - n + 1)]
+
+        A, B = g(a), g(b)
+        if not A and not B:
+            return 1.0
+        shared = sum(x in B for x in A)
+        return shared / (len(A) + len(B) - shared)
+
+    result = JAC.check(with_lists)
+    assert not result.passed
+    assert "repeats itself" in result.message

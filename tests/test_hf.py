@@ -186,3 +186,25 @@ def test_save_hf_rejects_a_tokenizer_bigger_than_the_model(tmp_path: Path) -> No
     tok = train_char_tokenizer(TEXT)
     with pytest.raises(ValueError, match="tokenizer"):
         save_hf(TinyGPT(**{**TINY, "vocab_size": 10}), tok, tmp_path / "x")
+
+
+# ---------------------------------------------------------------- chapter 5: classifiers via Auto classes
+
+
+def test_exported_classifiers_load_with_the_matching_auto_class(tmp_path: Path) -> None:
+    tok = train_char_tokenizer(TEXT)
+    torch.manual_seed(3)
+    pairs = [
+        (TinyBertForSequenceClassification, transformers.AutoModelForSequenceClassification,
+         transformers.BertForSequenceClassification),
+        (TinyBertForTokenClassification, transformers.AutoModelForTokenClassification,
+         transformers.BertForTokenClassification),
+    ]
+    x = torch.tensor([tok.encode("the cat sat"), tok.encode("the dog sat")])
+    for cls, auto, hf_cls in pairs:
+        model = cls(vocab_size=len(tok), block_size=16, n_layer=1, n_head=2, d_model=16, num_labels=3).eval()
+        out = save_hf(model, tok, tmp_path / cls.__name__)
+        hf = auto.from_pretrained(out).eval()
+        assert type(hf) is hf_cls and hf.config.num_labels == 3
+        with torch.no_grad():
+            assert max_diff(hf(input_ids=x).logits, model(x)) < TOL

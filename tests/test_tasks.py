@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import sacrebleu
@@ -11,8 +12,6 @@ from torch import nn
 
 from labkit import tasks as T
 from labkit.data import generate_labelled, grammar, label_names
-from labkit.models import TinyEncoderDecoder
-from labkit.train import Seq2SeqTask, train
 
 # ----------------------------------------------------------------------------- data sets
 
@@ -43,6 +42,27 @@ def test_translation_pairs_are_word_for_word_and_deterministic() -> None:
     assert ("Tom ate apples at the park.", "汤姆在公园吃了苹果。") in T.translation_pairs(20_000, 0)
 
 
+def test_every_generator_gives_the_same_data_in_every_process() -> None:
+    # Python randomises str hashes per process (PYTHONHASHSEED): iterating a set of words
+    # once made translation_pairs differ between runs, and the notebook's stored outputs
+    # with them.
+    import subprocess
+    import sys
+
+    code = (
+        "from labkit import tasks as T; import hashlib; "
+        "data = repr([T.translation_pairs(50, 1), T.summarisation_pairs(20, 2), T.qa_examples(20, 3), "
+        "T.qa_examples(20, 3, people=2), T.relation_sentences(20, 4), T.relation_sentences(20, 5, cast=4), "
+        "T.code_pairs(50, 6)]); print(hashlib.sha256(data.encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True,
+                       text=True, check=True).stdout  # fmt: skip
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1
+
+
 def test_summaries_name_the_hero_the_toy_and_the_event() -> None:
     for story, summary in T.summarisation_pairs(200, seed=3):
         hero = story.split()[0]
@@ -53,14 +73,20 @@ def test_summaries_name_the_hero_the_toy_and_the_event() -> None:
 
 
 def test_qa_answers_are_spans_of_the_right_person() -> None:
-    examples = T.qa_examples(300, seed=4)
-    assert examples == T.qa_examples(300, seed=4)
-    for ex in examples:
-        assert ex.context[ex.start : ex.end] == ex.answer
-        sentence = ex.context[: ex.end].rsplit(".", 1)[-1]
-        who = [w for w in T.NAMES if w in ex.question]
-        assert not who or who[0] in sentence  # the answer comes from the asked-about person
-    assert {ex.question.split()[0] for ex in examples} == {"Where", "What"}
+    for people in (1, 2):
+        examples = T.qa_examples(300, seed=4, people=people)
+        assert examples == T.qa_examples(300, seed=4, people=people)
+        for ex in examples:
+            assert ex.context[ex.start : ex.end] == ex.answer
+            sentence = ex.context[: ex.end].rsplit(".", 1)[-1]
+            who = [w for w in T.NAMES if w in ex.question]
+            assert not who or who[0] in sentence  # the answer comes from the asked-about person
+            named = {w for w in T.NAMES if f"{w} " in ex.context}
+            assert len(named) == people and ex.context.count(".") == 5 + (people == 2)
+        assert {ex.question.split()[0] for ex in examples} == {"Where", "What"}
+    assert "It was" in T.qa_examples(1, seed=0)[0].context  # people=1: filler sentences
+    with pytest.raises(ValueError, match="people"):
+        T.qa_examples(3, people=3)
 
 
 def test_relation_sentences_match_the_extractor_on_true_tags() -> None:
@@ -78,6 +104,13 @@ def test_relation_sentences_match_the_extractor_on_true_tags() -> None:
     assert triples == [("Tom", "met", "Kim"), ("Tom", "visited", "New York")]
     assert types == {"New York": "PLACE", "Tom": "PERSON", "Kim": "PERSON"}
     assert T.extract_triples(["Hello", "."], ["O", "O"]) == ([], {})
+    story = T.relation_sentences(40, seed=7, cast=4)
+    people = {h for _, triples in story for h, rel, _ in triples if rel != "owns"}
+    assert len(people) <= 4 and story == T.relation_sentences(40, seed=7, cast=4)
+    for text, triples in story:  # the facts of a sentence name only entities in it
+        assert triples and all(h in text and t in text for h, _, t in triples)
+    with pytest.raises(ValueError, match="cast"):
+        T.relation_sentences(3, cast=1)
     with pytest.raises(ValueError, match="one tag per token"):
         T.extract_triples(["a"], [])
 
@@ -178,33 +211,43 @@ def test_encode_pairs_layout_and_errors() -> None:
 
 
 def test_a_tiny_translator_learns_and_the_helpers_agree() -> None:
-    torch.manual_seed(0)
-    pairs = [(en, zh) for en, zh in T.translation_pairs(1200, seed=11) if en.endswith(("happy.", "sad."))]
-    assert len(pairs) >= 20
-    tok = T.task_tokenizer([x for p in pairs for x in p])
-    src, tgt = T.encode_pairs(tok, pairs)
-    model = TinyEncoderDecoder(vocab_size=len(tok), block_size=16, n_layer=1, n_head=2, d_model=32)
-    before = T.seq2seq_perplexity(model, src, tgt)
-    train(model, Seq2SeqTask(src, tgt), max_steps=120, batch_size=32, lr=1e-2, warmup_steps=5,
-          eval_every=0, progress=False)  # fmt: skip
+    # The translator must *read the source*: a decoder that ignores it only learns the
+    # language of the targets and writes one plausible sentence for every input (the
+    # failure this test once let through, with 33 training pairs and a perplexity bound a
+    # source-blind model meets). So: enough data to learn the dictionary, and a check on
+    # sentences it never saw.
+    pairs = T.translation_pairs(2000, seed=0)
+    seen = {en for en, _ in pairs}
+    unseen = [(en, zh) for en, zh in T.translation_pairs(300, seed=1) if en not in seen][:60]
+    assert len(unseen) >= 40
+    model, tok, result = T.train_seq2seq(pairs, steps=300, seed=0)
+    assert result.summary()["steps"] == 300
+    src, tgt = T.encode_pairs(tok, unseen)
     after = T.seq2seq_perplexity(model, src, tgt)
-    assert after < 2 < 10 < before
     targets = tgt[:, 1:].masked_fill(tgt[:, 1:] == 0, -100)
-    assert after == pytest.approx(math.exp(float(model(src, tgt[:, :-1], targets)[1].detach())), rel=1e-5)
-    outputs = T.seq2seq_generate(model, tok, [en for en, _ in pairs[:20]], batch_size=7)
-    assert len(outputs) == 20 and all(isinstance(o, str) for o in outputs)
-    assert T.exact_match(outputs, [zh for _, zh in pairs[:20]]) > 0.8
+    with torch.no_grad():
+        assert after == pytest.approx(math.exp(float(model(src, tgt[:, :-1], targets)[1])), rel=1e-5)
+    assert after < 1.5
+    outputs = T.seq2seq_generate(model, tok, [en for en, _ in unseen], batch_size=7)
+    references = [zh for _, zh in unseen]
+    assert len(outputs) == len(unseen) and all(isinstance(o, str) for o in outputs)
+    assert len(set(outputs)) > 0.9 * len(set(references))  # not one sentence for all inputs
+    assert T.exact_match(outputs, references) > 0.4
+    assert T.bleu(outputs, references, tokenize="chars").score > 60
     with pytest.raises(TypeError, match="list of texts"):
         T.seq2seq_generate(model, tok, "Tom was happy.")
+    with pytest.raises(ValueError, match="non-empty"):
+        T.train_seq2seq([])
 
 
 def test_encode_texts_and_tagged_examples() -> None:
     examples = generate_labelled("en", 30, seed=12, task="ner")
-    tok = T.task_tokenizer([" ".join(e["tokens"]) for e in examples])
+    tok = T.task_tokenizer([T.join_words(e["tokens"]) for e in examples])
     ids, labels = T.encode_tagged(tok, examples)
     assert ids.shape == labels.shape and (ids[:, 0] == tok.cls_token_id).all()
     assert (labels[:, 0] == -100).all() and ((ids == 0) == (labels == -100))[:, 1:].all()
     assert labels[0, 1 : 1 + len(examples[0]["labels"])].tolist() == examples[0]["labels"]
+    assert T.join_words(["In", "New", "York", ",", "Tom", "ran", "."]) == "In New York, Tom ran."
     texts = ["Tom was happy.", "It rained."]
     rows = T.encode_texts(tok, texts)
     assert rows.shape[0] == 2 and (rows[:, 0] == tok.cls_token_id).all()
@@ -214,7 +257,7 @@ def test_encode_texts_and_tagged_examples() -> None:
             super().__init__()
             self.w = nn.Parameter(torch.zeros(1))
 
-        def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        def forward(self, idx: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             logits = torch.zeros(*idx.shape, len(label_names("ner")))
             logits[..., label_names("ner").index("B-PERSON")] = 1
             return logits
@@ -236,7 +279,7 @@ def test_qa_span_labels_and_prediction() -> None:
             super().__init__()
             self.w = nn.Parameter(torch.zeros(1))
 
-        def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        def forward(self, idx: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return torch.stack([torch.zeros_like(labels, dtype=torch.float), (labels == 1).float() * 5], -1)
 
     answers = T.predict_spans(Oracle(), tok, examples)
@@ -279,3 +322,88 @@ def test_bag_of_words_search_finds_shared_words_only() -> None:
         T.top_k_similar(torch.ones(4), vectors)
     with pytest.raises(TypeError, match="list of texts"):
         bow("a query")
+
+
+# ----------------------------------------------------------------------------------------------
+# chat, NER scoring, words, classifiers, perplexity
+
+
+def _story_gpt():
+    from labkit.data import generate_corpus
+    from labkit.models import TinyGPT
+
+    tok = T.task_tokenizer([generate_corpus("en", 3000, seed=0).text])
+    torch.manual_seed(0)
+    return TinyGPT(vocab_size=len(tok), n_layer=1, n_head=2, d_model=16, block_size=64), tok
+
+
+def test_chat_prompt_uses_chatml_when_the_tokenizer_has_no_template_and_chat_replies() -> None:
+    model, tok = _story_gpt()
+    messages = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Tom had a ball."}]
+    prompt = T.chat_prompt(tok, messages)
+    assert prompt == ("<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nTom had a ball.<|im_end|>\n"
+                      "<|im_start|>assistant\n")  # fmt: skip
+    reply = T.chat(model, tok, messages, max_new_tokens=5)
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    from labkit.generate import generate
+
+    expected = generate(model, torch.tensor([ids]), 5, strategy="greedy", stop_tokens=[tok.eos_token_id])
+    assert reply == tok.decode(expected[0, len(ids) :].tolist(), skip_special_tokens=True).strip()
+    for bad in ([], {"role": "user", "content": "hi"}, [{"role": "user"}], [{"role": "user", "content": "a", "x": 1}]):
+        with pytest.raises(ValueError, match="role"):
+            T.chat_prompt(tok, bad)
+
+
+def test_entity_spans_and_f1_score_whole_entities() -> None:
+    tags = ["B-PERSON", "O", "B-PLACE", "I-PLACE", "I-PERSON", "B-OBJECT", "B-OBJECT"]
+    assert T.entity_spans(tags) == {("PERSON", 0, 1), ("PLACE", 2, 4), ("PERSON", 4, 5), ("OBJECT", 5, 6),
+                                    ("OBJECT", 6, 7)}  # fmt: skip
+    truth = [["B-PERSON", "O", "B-PLACE", "I-PLACE"], ["O", "B-OBJECT"]]
+    half = [["B-PERSON", "O", "B-PLACE", "O"], ["O", "B-OBJECT"]]  # "New" alone: a miss and a false alarm
+    assert T.entity_f1(truth, truth) == (1.0, 1.0, 1.0)
+    assert T.entity_f1(truth, half) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+    assert T.entity_f1(truth, [["O"] * 4, ["O", "O"]]) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError):
+        T.entity_f1(truth, truth[:1])
+
+
+def test_split_and_join_words_round_trip_the_ner_sentences() -> None:
+    for e in generate_labelled("en", 50, seed=3, task="ner"):
+        text = T.join_words(e["tokens"])
+        assert T.split_words(text) == e["tokens"]
+
+
+def test_encode_tagged_labels_only_the_first_piece_of_a_word() -> None:
+    from labkit.tokenizers import train_bpe_tokenizer
+
+    examples = generate_labelled("en", 40, seed=4, task="ner")
+    bpe = train_bpe_tokenizer([T.join_words(e["tokens"]) for e in examples], vocab_size=150, byte_level=False)
+    ids, labels = T.encode_tagged(bpe, examples)
+    for row, lab, e in zip(ids, labels, examples):
+        real = row[row != bpe.pad_token_id][1:]  # drop [CLS]
+        assert bpe.decode(real.tolist()) == T.join_words(e["tokens"])  # the ids of the sentence
+        assert lab[lab != -100].tolist() == e["labels"]  # one label per word
+    assert (labels[:, 1:] == -100).sum() > (ids[:, 1:] == 0).sum()  # some words have several pieces
+    with pytest.raises(ValueError, match="labels"):
+        T.encode_tagged(bpe, [{"tokens": ["a", "b"], "labels": [0]}])
+
+
+def test_predict_classes_and_text_perplexity() -> None:
+    from labkit.models import TinyBertForSequenceClassification
+
+    model, tok = _story_gpt()
+    text = "Tom had a red ball. He went home."
+    idx = torch.tensor([tok(text)["input_ids"]])
+    with torch.no_grad():
+        _, loss = model(idx[:, :-1], idx[:, 1:])
+    assert T.text_perplexity(model, tok, text) == pytest.approx(math.exp(float(loss)), rel=1e-5)
+    assert T.text_perplexity(model, tok, [text, text]) == pytest.approx(math.exp(float(loss)), rel=1e-5)
+    with pytest.raises(ValueError, match="fewer than 2 tokens"):
+        T.text_perplexity(model, tok, "Tom")
+    clf = TinyBertForSequenceClassification(vocab_size=len(tok), num_labels=3, n_layer=1, n_head=2, d_model=16,
+                                            block_size=16)  # fmt: skip
+    rows = T.encode_texts(tok, ["Tom had a ball.", "He went home.", "Tom ran."])
+    classes = T.predict_classes(clf, rows, batch_size=2)
+    assert classes.shape == (3,) and classes.dtype == torch.long
+    one = T.predict_classes(clf, T.encode_texts(tok, ["Tom ran."]))
+    assert one[0] == classes[2]  # padding does not change a prediction

@@ -18,7 +18,11 @@ What happens:
    printed at the end match).
 
 With 2 ranks and ``--batch-size 8`` each step sees 16 sequences, like one process with
-``--batch-size 16``. Expect about 5 s for 100 steps of the default tiny model on 2 CPU cores.
+``--batch-size 16``. Expect about 5 s for 100 steps of the default tiny model on 2 CPU cores
+(plus a few seconds for each process to start). ``--device cpu`` keeps the processes on the
+CPU (with gloo) even on a machine with a GPU: NCCL wants one GPU per process, so two ranks on
+a one-GPU machine must use the CPU. ``--threads N`` sets the torch threads per process
+(default: the cores shared out between the ranks).
 """
 
 from __future__ import annotations
@@ -30,10 +34,19 @@ import os
 import torch
 
 from labkit.data import generate_corpus
-from labkit.distributed import cleanup, init_distributed, shard
+from labkit.distributed import barrier, cleanup, init_distributed, shard
 from labkit.models import TinyGPT
 from labkit.tokenizers import train_char_tokenizer
 from labkit.train import CausalLMTask, TrainConfig, Trainer
+
+
+def print_in_rank_order(message: str, rank: int, world_size: int) -> None:
+    """Print one line per rank, rank 0 first (without the barriers, lines from several
+    processes writing at the same moment can come out mixed up)."""
+    for r in range(world_size):
+        if r == rank:
+            print(message, flush=True)
+        barrier()
 
 
 def main() -> None:
@@ -43,10 +56,13 @@ def main() -> None:
     p.add_argument("--block-size", type=int, default=32)
     p.add_argument("--chars", type=int, default=100_000, help="size of the generated English corpus")
     p.add_argument("--backend", default=None, help="gloo (CPU) or nccl (GPUs); default: chosen for you")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"],
+                   help="default: one GPU per rank when CUDA is available, else the CPU")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / ranks)")
     args = p.parse_args()
 
-    info = init_distributed(args.backend)  # reads RANK, WORLD_SIZE, ... set by torchrun
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))  # share the cores
+    info = init_distributed(args.backend, args.device)  # reads RANK, WORLD_SIZE, ... set by torchrun
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // info.world_size))  # share the cores
     tag = f"[rank {info.rank}/{info.world_size}]"
 
     text = generate_corpus("en", args.chars, seed=0).text
@@ -61,13 +77,14 @@ def main() -> None:
                          device=str(info.device), progress=False, log_every=max(1, args.max_steps // 5))
     trainer = Trainer(model, task, config)  # wraps DDP and takes this rank's shard
     part = len(shard(task.train, info.rank, info.world_size))
-    print(f"{tag} device={info.device} backend={info.backend} threads={torch.get_num_threads()} "
-          f"shard: tokens {info.rank * part:,}..{(info.rank + 1) * part:,} of {len(task.train):,}", flush=True)
+    print_in_rank_order(f"{tag} device={info.device} backend={info.backend} threads={torch.get_num_threads()} "
+                        f"shard: tokens {info.rank * part:,}..{(info.rank + 1) * part:,} of {len(task.train):,}",
+                        info.rank, info.world_size)
 
     result = trainer.fit()
     checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
-    print(f"{tag} done: {result.steps} steps, {result.tokens_per_s:,.0f} tokens/s (all ranks), "
-          f"weight checksum {checksum:.6f}", flush=True)
+    print_in_rank_order(f"{tag} done: {result.steps} steps, {result.tokens_per_s:,.0f} tokens/s (all ranks), "
+                        f"weight checksum {checksum:.6f}", info.rank, info.world_size)
     if info.is_main:
         print(json.dumps(result.summary()), flush=True)
     cleanup()

@@ -1,4 +1,5 @@
-"""Exercises for chapter 6 (Applications): top-k and top-p (nucleus) filtering of logits.
+"""Exercises for chapter 6 (Applications): top-k and top-p filtering of logits, BLEU's clipped
+n-gram precision, and top-k search by cosine similarity.
 
 Taught in chapter 6.
 """
@@ -242,6 +243,190 @@ register(
             "token: remove it where that is ≥ p. Then undo the sort with scatter.",
             "`remove = torch.cumsum(probs, -1) - probs >= p`; `sorted_logits.masked_fill(remove, -inf)`; "
             "`torch.empty_like(logits).scatter(-1, order, sorted_logits)`",
+        ],
+    )
+)
+
+# --------------------------------------------------------------------------- ngram_precision
+
+
+def ngram_precision(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]:
+    """BLEU's clipped n-gram matches: ``(matches, total)`` for one hypothesis and one reference.
+
+    ``total`` is the number of n-grams in the hypothesis; an n-gram counts as a match at most
+    as often as it occurs in the reference. Taught in chapter 6.
+    """
+    from collections import Counter
+
+    def grams(tokens: list[str]) -> Counter:
+        return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+    hyp, ref = grams(hypothesis), grams(reference)
+    matches = sum(min(count, ref[gram]) for gram, count in hyp.items())
+    return matches, max(len(hypothesis) - n + 1, 0)
+
+
+def _grams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def _ngram_unclipped(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]:
+    ref = set(_grams(reference, n))
+    hyp = _grams(hypothesis, n)
+    return sum(g in ref for g in hyp), len(hyp)
+
+
+def _ngram_reference_total(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]:
+    return ngram_precision(hypothesis, reference, n)[0], max(len(reference) - n + 1, 0)
+
+
+def _ngram_negative_total(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]:
+    return ngram_precision(hypothesis, reference, n)[0], len(hypothesis) - n + 1
+
+
+def _ngram_cases() -> list[Case]:
+    ref = "the cat sat on the mat".split()
+    return [
+        Case(("the cat sat on a mat".split(), ref, 1), label="one word differs, n=1"),
+        Case(("the cat sat on a mat".split(), ref, 2), label="one word differs, n=2"),
+        Case(
+            ("the the the the the the".split(), ref, 1),
+            label='"the" six times against a reference with two "the"',
+            note='Clip: an n-gram of the hypothesis counts at most as often as it occurs in the reference '
+            '("the" twice here), or a hypothesis that repeats one common word gets a perfect score.',
+        ),
+        Case((ref, ref, 4), label="identical sentences, n=4"),
+        Case(("on the mat the cat sat".split(), ref, 3), label="the same words in another order, n=3"),
+        Case((["the", "cat"], ref, 3), label="a hypothesis of 2 tokens has no 3-grams: (0, 0)"),
+        Case((["cat"], ref, 4), label="a hypothesis of 1 token has no 4-grams: (0, 0)"),
+        Case(("a b a b a b".split(), "a b a b".split(), 2), label="repeated bigrams, n=2"),
+    ]
+
+
+register(
+    Exercise(
+        id="applications.ngram_precision",
+        chapter=6,
+        title="BLEU's clipped n-gram precision",
+        signature="(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]",
+        task="Return (matches, total): total = the number of n-grams (runs of n tokens) in the hypothesis; "
+        "matches = how many of them occur in the reference, each n-gram counted at most as often as it occurs "
+        "in the reference (clipping).",
+        reference=ngram_precision,
+        cases=_ngram_cases,
+        output_names=("matches", "total"),
+        diagnoses=[
+            Diagnosis(
+                "You did not clip: an n-gram of the hypothesis may only be matched as often as it occurs in "
+                "the reference (count each n-gram with a Counter and take min(hypothesis count, reference count)).",
+                variant=_ngram_unclipped,
+            ),
+            Diagnosis(
+                "total counts the n-grams of the *hypothesis* (precision: what share of what the system said "
+                "is right), not of the reference.",
+                variant=_ngram_reference_total,
+            ),
+            Diagnosis(
+                "A sentence shorter than n has no n-grams: total must be 0, not negative (max(len - n + 1, 0)).",
+                variant=_ngram_negative_total,
+            ),
+        ],
+        hints=[
+            "List the hypothesis's n-grams as tuples tokens[i:i+n]; do the same for the reference; count both.",
+            "collections.Counter counts them; a match for n-gram g is min(hyp_count[g], ref_count[g]) -- that "
+            "is the clipping.",
+            "`hyp = Counter(tuple(h[i:i+n]) for i in range(len(h)-n+1))`, the same for the reference; "
+            "`matches = sum(min(c, ref[g]) for g, c in hyp.items())`; `total = max(len(h)-n+1, 0)`",
+        ],
+    )
+)
+
+# --------------------------------------------------------------------------- cosine_top_k
+
+
+def cosine_top_k(query: Tensor, documents: Tensor, k: int) -> Tensor:
+    """Indices of the ``k`` documents most similar to ``query`` by cosine similarity, best first.
+
+    ``query`` is ``(d,)``, ``documents`` ``(N, d)``; returns a LongTensor ``(k,)``. Taught in
+    chapter 6.
+    """
+    q = query / query.norm()
+    docs = documents / documents.norm(dim=-1, keepdim=True)
+    return torch.topk(docs @ q, k).indices
+
+
+def _cos_dot(query: Tensor, documents: Tensor, k: int) -> Tensor:
+    return torch.topk(documents @ query, k).indices
+
+
+def _cos_worst(query: Tensor, documents: Tensor, k: int) -> Tensor:
+    q = query / query.norm()
+    docs = documents / documents.norm(dim=-1, keepdim=True)
+    return torch.topk(docs @ q, k, largest=False).indices
+
+
+def _cos_wrong_dim(query: Tensor, documents: Tensor, k: int) -> Tensor:
+    q = query / query.norm()
+    docs = documents / documents.norm(dim=0, keepdim=True)
+    return torch.topk(docs @ q, k).indices
+
+
+def _cos_distance(query: Tensor, documents: Tensor, k: int) -> Tensor:
+    return torch.topk(-(documents - query).norm(dim=-1), k).indices
+
+
+def _cosine_cases() -> list[Case]:
+    g = _gen(22)
+    short_close = torch.tensor([[10.0, 0.5], [0.3, 0.0], [0.0, 4.0], [-3.0, -3.0]])
+    return [
+        Case(
+            (torch.tensor([1.0, 0.0]), short_close, 2),
+            label="2-d vectors: a long vector pointing a little off, a short one pointing the same way",
+            note="Cosine similarity ignores length: normalise the query and every document to length 1 "
+            "before taking dot products.",
+        ),
+        Case((torch.randn(16, generator=g), torch.randn(10, 16, generator=g), 3), label="10 documents, d=16, k=3"),
+        Case(
+            (torch.randn(8, generator=g), torch.randn(5, 8, generator=g) * torch.arange(1.0, 6.0)[:, None], 5),
+            label="documents of very different lengths, k = N (a full ranking)",
+        ),
+        Case((torch.randn(384, generator=g), torch.randn(30, 384, generator=g), 1), label="d=384 as in MiniLM, k=1"),
+    ]
+
+
+register(
+    Exercise(
+        id="applications.cosine_top_k",
+        chapter=6,
+        title="Semantic search: top-k by cosine similarity",
+        signature="(query: Tensor, documents: Tensor, k: int) -> Tensor",
+        task="query is (d,), documents (N, d). Return a LongTensor of the indices of the k documents with the "
+        "highest cosine similarity to the query, most similar first.",
+        reference=cosine_top_k,
+        cases=_cosine_cases,
+        diagnoses=[
+            Diagnosis(
+                "You ranked by the plain dot product: long document vectors win whatever their direction. "
+                "Divide the query and each document by its length first (cosine similarity).",
+                variant=_cos_dot,
+            ),
+            Diagnosis("You returned the *least* similar documents; take the largest similarities.", variant=_cos_worst),
+            Diagnosis(
+                "Normalise each document (each row: dim=-1), not each feature across the documents (dim=0).",
+                variant=_cos_wrong_dim,
+            ),
+            Diagnosis(
+                "You ranked by Euclidean distance; cosine similarity compares directions only "
+                "(normalise, then dot product).",
+                variant=_cos_distance,
+            ),
+        ],
+        hints=[
+            "Cosine similarity = dot product of the two vectors after each is scaled to length 1.",
+            "documents / documents.norm(dim=-1, keepdim=True) normalises every row; then one matrix-vector "
+            "product gives all N similarities; torch.topk picks the best.",
+            "`sims = (documents / documents.norm(dim=-1, keepdim=True)) @ (query / query.norm())`; "
+            "`return torch.topk(sims, k).indices`",
         ],
     )
 )

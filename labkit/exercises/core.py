@@ -62,7 +62,7 @@ from .progress import record_attempt
 DEFAULT_TIME_LIMIT = 10.0
 """Seconds that all calls of one check may take together."""
 
-CHAPTER_MODULES = ("concepts", "attention", "transformer", "training", "applications", "challenges")
+CHAPTER_MODULES = ("concepts", "attention", "transformer", "training", "finetuning", "applications", "challenges")
 CHAPTER_TITLES = {
     1: "Language models: the concepts",
     2: "Attention, the math",

@@ -1,4 +1,5 @@
-"""Exercises for chapter 4 (Training): cross-entropy, perplexity, one Adam step, BERT masking.
+"""Exercises for chapter 4 (Training): Jaccard similarity of shingles (near-duplicates),
+cross-entropy, perplexity, one Adam step, BERT masking.
 
 Taught in chapter 4.
 """
@@ -16,6 +17,124 @@ from .core import Case, Diagnosis, Exercise, register
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
+
+# --------------------------------------------------------------------------- jaccard
+
+
+def jaccard_similarity(a: str, b: str, n: int = 3) -> float:
+    """Jaccard similarity |A ∩ B| / |A ∪ B| of the sets of word n-grams ("shingles") of two texts.
+
+    Words are ``text.split()``; a text with fewer than ``n`` words (but at least one) is a
+    single shingle made of all its words; two texts without any words are identical (1.0).
+    Taught in chapter 4 (near-duplicate removal).
+    """
+
+    def grams(text: str) -> set[tuple[str, ...]]:
+        words = text.split()
+        if len(words) < n:
+            return {tuple(words)} if words else set()
+        return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+    A, B = grams(a), grams(b)
+    if not A and not B:
+        return 1.0
+    return len(A & B) / len(A | B)
+
+
+def _jac_variant(kind: str):  # type: ignore[no-untyped-def]
+    def variant(a: str, b: str, n: int = 3) -> float:
+        def grams(text: str) -> set:
+            words = list(text) if kind == "chars" else text.split()
+            if kind == "short_empty" and len(words) < n:
+                return set()
+            if len(words) < n:
+                return {tuple(words)} if words else set()
+            stop = len(words) - n + (0 if kind == "off_by_one" else 1)
+            return {tuple(words[i : i + n]) for i in range(max(stop, 0))}
+
+        A, B = grams(a), grams(b)
+        if not A and not B:
+            return 1.0
+        if kind == "sum":
+            return len(A & B) / (len(A) + len(B))
+        if kind == "min":
+            return len(A & B) / min(len(A), len(B)) if A and B else 0.0
+        return len(A & B) / len(A | B)
+
+    return variant
+
+
+_NEAR_A = "Tom had a red ball . He gave it to Kim in the park at noon ."
+_NEAR_B = "Tom had a blue ball . He gave it to Kim in the park at noon ."
+
+
+def _jac_cases() -> list[Case]:
+    return [
+        Case((_NEAR_A, _NEAR_B), label="two sentences that differ in one word"),
+        Case((_NEAR_A, _NEAR_A), label="identical texts (similarity 1)"),
+        Case(("the cat sat on the mat", "a dog ran in the park"), label="nothing in common (similarity 0)"),
+        Case(("a b c a b c a b c", "a b c d"), label="a text that repeats itself: count each shingle once (a set)"),
+        Case((_NEAR_A, _NEAR_B), {"n": 1}, label="n=1: sets of single words"),
+        Case(("one two three four five", "one two three four six"), {"n": 2}, label="n=2"),
+        Case(("hello world", "hello world"), label="texts shorter than n words: one shingle each (equal)"),
+        Case(("hello world", "hello there"), label="texts shorter than n words: one shingle each (different)"),
+        Case(("", "   "), label="two texts without words (similarity 1: nothing differs)"),
+        Case(("", "a b c d"), label="one empty text"),
+    ]
+
+
+register(
+    Exercise(
+        id="training.jaccard",
+        chapter=4,
+        title="Near-duplicates: Jaccard similarity of shingles",
+        signature="(a: str, b: str, n: int = 3) -> float",
+        task="Split each text into words with str.split(); its shingles are the SET of its n-grams of consecutive "
+        "words (a text with fewer than n words, but at least one, is one shingle of all its words). Return "
+        "|A ∩ B| / |A ∪ B|, and 1.0 when neither text has any words.",
+        reference=jaccard_similarity,
+        cases=_jac_cases,
+        atol=1e-9,
+        rtol=1e-9,
+        diagnoses=[
+            Diagnosis(
+                "Divide by the size of the union |A ∪ B|, not by |A| + |B| (shared shingles would count twice).",
+                variant=_jac_variant("sum"),
+            ),
+            Diagnosis(
+                "Divide by the size of the union |A ∪ B|, not by the smaller set (that is the overlap "
+                "coefficient: a short text inside a long one would score 1).",
+                variant=_jac_variant("min"),
+            ),
+            Diagnosis("Shingles are n-grams of *words* (text.split()), not of characters.",
+                      variant=_jac_variant("chars")),
+            Diagnosis(
+                "You miss the last n-gram: a text of k words has k − n + 1 of them, so use "
+                "range(len(words) - n + 1).",
+                variant=_jac_variant("off_by_one"),
+            ),
+            Diagnosis(
+                "A text shorter than n words is not empty: it is one shingle made of all its words "
+                "(only a text with no words has no shingles).",
+                variant=_jac_variant("short_empty"),
+            ),
+            Diagnosis(
+                "Two texts without any words have no shingles at all: |A ∪ B| = 0, so return 1.0 for that "
+                "case instead of dividing by zero.",
+                error=r"ZeroDivisionError",
+            ),
+        ],
+        hints=[
+            "Two steps: turn each text into a set of shingles, then compare the sets. Python sets have & "
+            "(intersection) and | (union).",
+            "words = text.split(); shingles = {tuple(words[i:i+n]) for i in range(len(words) - n + 1)}; a text "
+            "with 0 < len(words) < n gives {tuple(words)}. Then len(A & B) / len(A | B), or 1.0 if both are empty.",
+            "`def grams(t): w = t.split(); return {tuple(w)} if 0 < len(w) < n else "
+            "{tuple(w[i:i+n]) for i in range(len(w) - n + 1)}`; `A, B = grams(a), grams(b)`; "
+            "`return len(A & B) / len(A | B) if A | B else 1.0`",
+        ],
+    )
+)
 
 # --------------------------------------------------------------------------- cross_entropy
 

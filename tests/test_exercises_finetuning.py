@@ -1,0 +1,167 @@
+"""Chapter 5 exercises: the reference passes, known-wrong answers are named, other correct answers pass."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labkit import exercises
+from labkit import finetune as ft
+from labkit.data import generate_labelled
+
+
+def test_chapter_5_exercises_are_registered_in_chapter_5() -> None:
+    ids = {r.id for r in exercises.catalog(chapter=5)}
+    assert ids == {"training.align_labels", "training.masked_accuracy", "training.lora_forward"}
+    assert all(exercises.get(i).chapter == 5 for i in ids)
+    assert "chapter 5: Fine-tuning" in repr(exercises.get("training.lora_forward"))
+
+
+# ----------------------------------------------------------------------------- align_labels
+
+ALIGN = exercises.get("training.align_labels")
+
+
+def test_align_labels_reference_matches_encode_labelled() -> None:
+    tok = ft.train_bert_tokenizer(ft.pretraining_corpus(n_paragraphs=20, story_chars=500, n_ner=200))
+    for e in generate_labelled("en", 10, seed=4, task="ner"):
+        enc = tok(e["tokens"], is_split_into_words=True, padding="max_length", max_length=18)
+        expected = ft.encode_labelled(tok, [e], max_length=18)[2][0]
+        assert torch.equal(ALIGN._reference(enc.word_ids(), e["labels"]), expected)
+
+
+def test_align_labels_reference_and_alternative_pass() -> None:
+    def with_set(word_ids, word_labels):
+        seen, out = set(), []
+        for w in word_ids:
+            out.append(-100 if w is None or w in seen else word_labels[w])
+            if w is not None:
+                seen.add(w)
+        return torch.tensor(out)
+
+    assert ALIGN.check(ALIGN._reference).passed
+    assert ALIGN.check(with_set).passed
+
+
+def test_align_labels_known_mistakes_are_named() -> None:
+    def every_piece(word_ids, word_labels):
+        return torch.tensor([-100 if w is None else word_labels[w] for w in word_ids])
+
+    def specials_zero(word_ids, word_labels):
+        out, prev = [], None
+        for w in word_ids:
+            out.append(0 if w is None else (-100 if w == prev else word_labels[w]))
+            prev = w
+        return torch.tensor(out)
+
+    def by_position(word_ids, word_labels):
+        return torch.tensor([-100 if w is None or i >= len(word_labels) else word_labels[i]
+                             for i, w in enumerate(word_ids)])
+
+    def by_position_unguarded(word_ids, word_labels):
+        return torch.tensor([-100 if w is None else word_labels[i] for i, w in enumerate(word_ids)])
+
+    def as_list(word_ids, word_labels):
+        return ALIGN._reference(word_ids, word_labels).tolist()
+
+    def stub(word_ids, word_labels):
+        ...
+
+    assert "first* piece" in ALIGN.check(every_piece).headline
+    assert "must get -100, not 0" in ALIGN.check(specials_zero).headline
+    assert "not the token's position" in ALIGN.check(by_position).headline
+    assert "not the token's position" in ALIGN.check(by_position_unguarded).headline
+    wrong_type = ALIGN.check(as_list)
+    assert not wrong_type.passed and "torch.Tensor" in wrong_type.message
+    assert ALIGN.check(stub).status == "not_attempted"
+
+
+# ----------------------------------------------------------------------------- masked_accuracy
+
+ACC = exercises.get("training.masked_accuracy")
+
+
+def test_masked_accuracy_reference_agrees_with_finetune_accuracy() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(5, 7, 4)
+    labels = torch.randint(0, 4, (5, 7))
+    labels[:, 0] = -100
+    labels[2:, 5:] = -100
+
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, idx, attention_mask=None):
+            return logits
+
+    ids = torch.ones(5, 7, dtype=torch.long)
+    assert abs(ACC._reference(logits, labels) - ft.accuracy(Fixed(), ids, labels)) < 1e-7
+
+
+def test_masked_accuracy_passes_and_mistakes_are_named() -> None:
+    def with_sum(logits, labels):
+        keep = labels != -100
+        return float(((logits.argmax(-1) == labels) & keep).sum() / keep.sum())
+
+    def counts_ignored(logits, labels):
+        return (logits.argmax(-1) == labels).float().mean().item()
+
+    def ignored_correct(logits, labels):
+        return ((logits.argmax(-1) == labels) | (labels == -100)).float().mean().item()
+
+    def wrong_dim(logits, labels):
+        keep = labels != -100
+        return (logits.argmax(0)[keep] == labels[keep]).float().mean().item()
+
+    assert ACC.check(ACC._reference).passed
+    assert ACC.check(with_sum).passed
+    assert "must not be counted" in ACC.check(counts_ignored).headline
+    assert "inflates" in ACC.check(ignored_correct).headline
+    result = ACC.check(wrong_dim)
+    assert not result.passed and ("last* dimension" in result.headline or "raised" in result.message)
+
+
+# ----------------------------------------------------------------------------- lora_forward
+
+LORA = exercises.get("training.lora_forward")
+
+
+def test_lora_forward_reference_equals_lora_linear() -> None:
+    torch.manual_seed(0)
+    layer = ft.LoRALinear(nn.Linear(10, 6), r=3, alpha=6)
+    with torch.no_grad():
+        layer.lora_B.normal_()
+    x = torch.randn(4, 10)
+    got = LORA._reference(x, layer.base.weight, layer.base.bias, layer.lora_A, layer.lora_B, layer.alpha)
+    assert torch.allclose(got, layer(x), atol=1e-5)
+
+
+def test_lora_forward_passes_and_mistakes_are_named() -> None:
+    def with_linear(x, W, b, A, B, alpha):
+        return F.linear(x, W, b) + alpha / A.shape[0] * F.linear(F.linear(x, A), B)
+
+    def merged_first(x, W, b, A, B, alpha):
+        return x @ (W + alpha / A.shape[0] * B @ A).T + b
+
+    def no_scaling(x, W, b, A, B, alpha):
+        return x @ W.T + b + x @ A.T @ B.T
+
+    def alpha_only(x, W, b, A, B, alpha):
+        return x @ W.T + b + alpha * (x @ A.T @ B.T)
+
+    def update_only(x, W, b, A, B, alpha):
+        return alpha / A.shape[0] * (x @ A.T @ B.T)
+
+    def no_bias(x, W, b, A, B, alpha):
+        return x @ W.T + alpha / A.shape[0] * (x @ A.T @ B.T)
+
+    assert LORA.check(LORA._reference).passed
+    assert LORA.check(with_linear).passed
+    assert LORA.check(merged_first).passed
+    assert "left the scaling out" in LORA.check(no_scaling).headline
+    assert "divide by the rank" in LORA.check(alpha_only).headline
+    assert "*adds*" in LORA.check(update_only).headline
+    assert "bias" in LORA.check(no_bias).headline
