@@ -14,11 +14,15 @@ Three measurements, in one process:
    batches built with a Python list comprehension) and labkit's ``TinyGPT`` + ``Trainer`` with
    the same sizes, optimizer and learning rate. Both train ``--steps`` steps, *interleaved*
    in chunks of ``--chunk`` steps so that both see the same machine load; we print tokens/s of
-   each, their ratio, and the validation loss of each after the same number of steps.
+   each, their ratio, and the validation loss of each after the same number of steps. Both
+   get the same torch thread count (``--threads``, default: torch's choice): the baseline
+   uses PyTorch's per-operation threads, labkit's trainer (by default, with 2+ threads) shares
+   each batch between threads that run forward + backward side by side.
 2. **Quality in the same wall time.** The baseline's wall time for ``--budget-steps`` steps
    becomes the ``--time-budget`` of ``python -m labkit train`` (run as a subprocess with its
-   default recipe: warm-up + cosine, higher peak LR, clipping), and the resulting checkpoint is
-   evaluated on the same validation batches as the baseline.
+   default recipe: model shape, batch, schedule, see ``labkit/cli.py``; the same thread
+   count), and the resulting checkpoint is evaluated on the same validation batches as the
+   baseline.
 3. **Memory.** The peak resident memory (RSS) of that CLI run.
 
 All validation losses come from :func:`estimate_loss` on the same ``--eval-batches`` fixed
@@ -235,6 +239,10 @@ def main(argv=None):
                        weight_decay=0.01, betas=(0.9, 0.999), grad_clip=0.0, eval_every=0, progress=False,
                        log_every=100, seed=args.seed)
     trainer = Trainer(model, CausalLMTask(lab_ids[:-n_val], lab_ids[-n_val:], BLOCK_SIZE), same)
+    threads, shares = torch.get_num_threads(), trainer._cpu_workers()
+    how = (f"labkit shares each batch between {shares} threads of {max(1, threads // shares)} core(s)"
+           if shares > 1 else "labkit too")
+    print(f"threads: {threads} (baseline: PyTorch's per-operation threads; {how})")
 
     # warm up both (first steps allocate memory), then interleave timed chunks
     base.train(3)
@@ -260,6 +268,7 @@ def main(argv=None):
     val_lab = estimate_loss(model, lab_ids[-n_val:], args.eval_batches)
     results = {
         "machine": machine(), "text": args.text, "characters": len(text), "steps": args.steps,
+        "threads": threads, "labkit_batch_shares": shares,
         "baseline_tokens_per_s": round(tok_base), "labkit_tokens_per_s": round(tok_lab),
         "speed_ratio": round(tok_lab / tok_base, 3),
         "baseline_ms_per_step": round(1000 * t_base / timed, 2), "labkit_ms_per_step": round(1000 * t_lab / timed, 2),
@@ -274,10 +283,9 @@ def main(argv=None):
         print(f"2) labkit CLI with --time-budget {budget:.1f}s (= baseline wall time for {args.budget_steps} steps):")
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "run")
+            # the CLI's own default recipe (model shape, batch, schedule); only the budget is ours
             cmd = [sys.executable, "-m", "labkit", "train", args.text, "--out", out, "--time-budget", f"{budget:.2f}",
-                   "--n-layer", str(N_LAYER), "--n-head", str(N_HEAD), "--n-embd", str(N_EMBD),
-                   "--block-size", str(BLOCK_SIZE), "--seed", str(args.seed), "--json", "--quiet",
-                   "--threads", str(torch.get_num_threads())]
+                   "--seed", str(args.seed), "--json", "--quiet", "--threads", str(torch.get_num_threads())]
             print("  $ " + " ".join(cmd[1:]), flush=True)
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
@@ -287,13 +295,18 @@ def main(argv=None):
             peak_rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
             from labkit.models import load
 
-            val_cli = estimate_loss(load(out), lab_ids[-n_val:], args.eval_batches)
+            cli_model = load(out)
+            if cli_model.config.block_size < BLOCK_SIZE:
+                raise SystemExit(f"the CLI's model has block size {cli_model.config.block_size} < {BLOCK_SIZE}")
+            val_cli = estimate_loss(cli_model, lab_ids[-n_val:], args.eval_batches)
+            shape = {k: getattr(cli_model.config, k) for k in ("n_layer", "n_head", "d_model", "block_size", "activation")}
         results.update({
             "budget_seconds": round(budget, 2), "cli_steps": cli["steps"], "cli_seconds": cli["seconds"],
             "cli_batch_size": cli["batch_size"], "cli_lr": cli["lr"], "cli_tokens_per_s": cli["tokens_per_s"],
             "cli_val_loss": round(val_cli, 4), "cli_val_loss_gain": round(val_base - val_cli, 4),
-            "cli_peak_rss_mib": round(peak_rss_mib, 1),
+            "cli_peak_rss_mib": round(peak_rss_mib, 1), "cli_model": shape, "cli_parameters": cli["parameters"],
         })
+        print(f"  CLI model: {shape}, {cli['parameters']:,} parameters, batch {cli['batch_size']}, peak lr {cli['lr']}")
         print(f"  labkit CLI: {cli['steps']} steps in {cli['seconds']:.1f}s (+{cli['setup_seconds']:.1f}s set-up), "
               f"{cli['tokens_per_s']:,.0f} tokens/s, val loss {val_cli:.4f} "
               f"(baseline after {args.steps} steps: {val_base:.4f}; better by {val_base - val_cli:.4f} nats)")

@@ -57,9 +57,11 @@ parallel sum is split between threads changes its last bits.
 
 **Speed on a small CPU.** Losses stay tensors and are read once per ``log_every`` steps (no
 ``.item()`` sync every step); batches are gathered with one index tensor; AdamW runs as one
-fused kernel; the models use PyTorch's fused attention. Mixed precision (bf16, or fp16 with a
-gradient scaler) is used on CUDA only: bf16 matrix multiplies are ~100x slower than fp32 on
-CPUs without AMX. ``time_budget=seconds`` measures the step time during the first steps and
+fused kernel; the models use PyTorch's fused attention. With several CPU threads, each batch
+of a GPT is shared out between threads that run forward and backward side by side (see
+:class:`Trainer`): a tiny model's operations are too small to split well inside PyTorch.
+Mixed precision (bf16, or fp16 with a gradient scaler) is used on CUDA only: bf16 matrix
+multiplies are ~100x slower than fp32 on CPUs without AMX. ``time_budget=seconds`` measures the step time during the first steps and
 fits ``max_steps`` (and so the cosine schedule) to the budget.
 
 **Several processes.** Under ``torchrun`` (see :mod:`labkit.distributed`) the same code wraps
@@ -76,6 +78,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -146,6 +149,7 @@ class TrainConfig:
     num_threads: int | None = None  # torch CPU threads; None = leave as is
     compile: bool = False  # torch.compile the model (pays off only for long runs)
     fused_optimizer: bool | None = None  # None = use the fused AdamW kernel where torch has one
+    cpu_workers: int | None = None  # CPU threads that each take a share of every batch (see Trainer)
 
     def __post_init__(self) -> None:
         positive = ("max_steps", "batch_size", "grad_accum", "eval_batches", "log_every", "sample_tokens")
@@ -165,6 +169,10 @@ class TrainConfig:
             raise ValueError("grad_clip and weight_decay must be >= 0")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
+        if self.cpu_workers is not None and (
+            isinstance(self.cpu_workers, bool) or not isinstance(self.cpu_workers, int) or self.cpu_workers < 1
+        ):
+            raise ValueError(f"TrainConfig.cpu_workers must be None (automatic) or an int >= 1, got {self.cpu_workers!r}")
         if self.time_budget is not None and not self.time_budget > 0:
             raise ValueError(f"time_budget must be a positive number of seconds, got {self.time_budget!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
@@ -606,6 +614,17 @@ class Trainer:
     ``Trainer(model, task, config, tokenizer=None, callbacks=())``, then :meth:`fit`.
     ``task`` may also be a 1-D tensor of token ids: it is split 90/10 into a
     :class:`CausalLMTask` with the model's ``block_size``. Taught in chapter 4.
+
+    **Several CPU cores.** A tiny model's operations are too small for PyTorch to spread each
+    one over several cores efficiently. So on the CPU, with torch using ``n >= 2`` threads, a
+    causal-LM batch is cut into ``n`` equal shares of sequences that ``n`` threads run at the
+    same time (forward and backward, one core each); their gradients, weighted by share, are
+    added in a fixed order. That is the gradient of the whole batch (the same sum, rounded a
+    little differently) and the run stays reproducible. It is automatic for labkit's GPT
+    without dropout on a :class:`CausalLMTask`, fp32 on the CPU, one process, no ``compile``.
+    ``TrainConfig(cpu_workers=1)`` turns it off; ``cpu_workers=k`` asks for ``k`` shares, also
+    for other models (with dropout the run is then not reproducible: random numbers are drawn
+    from several threads in no fixed order).
     """
 
     EVAL_SEED_OFFSET = 1_000_003
@@ -659,6 +678,10 @@ class Trainer:
         self._times: deque[float] = deque(maxlen=101)
         self._eval_seconds: float | None = None
         self._last_fit = 0.0
+        self._pool: ThreadPoolExecutor | None = None  # threads that share batches (see the class notes)
+        self._pool_size = 0
+        self._split_safe = _split_safe(self.model)
+        self._workers: int | None = None  # threads sharing each batch during fit()
 
     # ---- set-up helpers ----------------------------------------------------------------
 
@@ -691,8 +714,12 @@ class Trainer:
     def forward_backward(self, batch: Batch, scale: float = 1.0) -> Tensor:
         """Forward + backward on one batch (gradients add up in ``.grad``); returns the loss.
 
-        Under DDP the gradients are averaged across processes during ``backward``.
+        Under DDP the gradients are averaged across processes during ``backward``. On a CPU
+        with several threads the batch may be shared out between them (see the class notes).
         """
+        workers = self._workers if self._workers is not None else self._cpu_workers()
+        if workers > 1 and isinstance(batch, tuple) and len(batch) == 2:
+            return self._shared_forward_backward(batch, workers, scale)
         with self.autocast:
             out = self.net(**batch) if isinstance(batch, dict) else self.net(*batch)
         if not isinstance(out, tuple) or len(out) < 2:
@@ -701,6 +728,60 @@ class Trainer:
         scaled = loss * scale if scale != 1.0 else loss
         (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
         return loss.detach()
+
+    def _cpu_workers(self) -> int:
+        """How many threads share each batch: 1 unless sharing gives the same gradient."""
+        asked = self.config.cpu_workers
+        if asked == 1 or (asked is None and not self._split_safe):
+            return 1
+        if (self.device.type != "cpu" or self.world_size > 1 or self.net is not self.model
+                or self.scaler is not None or not isinstance(self.autocast, contextlib.nullcontext)
+                or type(self.task) is not CausalLMTask):
+            return 1
+        n = asked if asked is not None else torch.get_num_threads()
+        return max(1, min(n, self.config.batch_size))
+
+    def _shared_forward_backward(self, batch: tuple[Tensor, ...], workers: int, scale: float) -> Tensor:
+        """``forward_backward`` with the batch's sequences shared out between ``workers``
+        threads that run at the same time; gradients are combined in a fixed order."""
+        x, y = batch
+        rows = x.shape[0]
+        workers = min(workers, rows)
+        sizes = [rows // workers + (1 if i < rows % workers else 0) for i in range(workers)]
+        parts = list(zip(x.split(sizes), y.split(sizes)))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        outer = torch.get_num_threads()
+        threads = outer if self._workers is not None else max(1, outer // workers)
+
+        def work(part: tuple[Tensor, Tensor], share: float) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+            torch.set_num_threads(threads)  # a per-thread setting: this share runs on `threads` cores
+            loss = self.net(*part)[1]
+            return loss.detach(), torch.autograd.grad(loss * share, params, allow_unused=True)
+
+        if self._pool is None or self._pool_size < workers - 1:
+            self._pool_size = workers - 1
+            self._pool = ThreadPoolExecutor(self._pool_size, thread_name_prefix="labkit-share")
+        shares = [size / rows * scale for size in sizes]
+        futures = [self._pool.submit(work, part, share) for part, share in zip(parts[1:], shares[1:])]
+        try:
+            first = work(parts[0], shares[0])
+        finally:
+            torch.set_num_threads(outer)
+            wait(futures)  # every thread has finished, even after an error or an interrupt
+        results = [first] + [f.result() for f in futures]
+        loss = results[0][0] * (sizes[0] / rows)
+        for (part_loss, _), size in zip(results[1:], sizes[1:]):
+            loss = loss + part_loss * (size / rows)
+        for i, p in enumerate(params):
+            for _, grads in results:  # always in the same order: reproducible sums
+                g = grads[i]
+                if g is None:
+                    continue
+                if p.grad is None:
+                    p.grad = g
+                else:
+                    p.grad.add_(g)
+        return loss
 
     def _train_step(self) -> tuple[Tensor, float]:
         cfg = self.config
@@ -872,6 +953,22 @@ class Trainer:
         ``stop_at`` pauses the run at that step with the schedule unchanged (``fit()`` again
         continues it). ``KeyboardInterrupt`` ends the run cleanly (see the module docstring).
         """
+        workers, outer = self._cpu_workers(), torch.get_num_threads()
+        inner = max(1, outer // workers)
+        if workers > 1:
+            # The threads sharing a batch use one core each (outer // workers); the rest of the
+            # step runs on as many. PyTorch's own worker threads would only wait for busy cores.
+            self._workers = workers
+            if inner != outer:
+                torch.set_num_threads(inner)
+        try:
+            return self._fit(stop_at)
+        finally:
+            self._workers = None
+            if torch.get_num_threads() != outer:
+                torch.set_num_threads(outer)
+
+    def _fit(self, stop_at: int | None) -> TrainResult:
         cfg = self.config
         self.net.train()
         interrupted = False
@@ -997,6 +1094,19 @@ class Trainer:
             self.generator.manual_seed(self.config.seed + self.rank + 7919 * self.step)
         self.resumed = True
         return True
+
+
+def _split_safe(model: nn.Module) -> bool:
+    """Whether threads may share a batch automatically: labkit's GPT with no dropout (dropout
+    would draw random numbers from several threads in no fixed order)."""
+    if getattr(model, "model_type", None) != "tiny_gpt":
+        return False
+    for m in model.modules():
+        if isinstance(m, nn.Dropout) and m.p > 0:
+            return False
+        if isinstance(getattr(m, "dropout", None), float) and m.dropout > 0:
+            return False
+    return True
 
 
 def train(

@@ -149,3 +149,14 @@ def test_python_dash_m_labkit_train_runs(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["steps"] == 2
+
+
+def test_default_recipe_is_the_small_cpu_recipe(tmp_path, capsys):
+    """Without model or optimizer flags the CLI trains benchmarks/README.md's recipe."""
+    out = tmp_path / "d"
+    assert train_cli(["corpus:en", "--corpus-chars", "5000", "--out", str(out), "--max-steps", "2", "--json",
+                      "--quiet", "--eval-batches", "1"]) == 0
+    metrics = last_json(capsys)
+    assert metrics["batch_size"] == 32 and metrics["lr"] == 1e-2 and metrics["block_size"] == 64
+    config = json.loads((out / "config.json").read_text())
+    assert (config["n_layer"], config["n_head"], config["d_model"], config["activation"]) == (4, 4, 64, "gelu")

@@ -99,6 +99,8 @@ def test_config_rejects_bad_values_with_clear_messages():
         TrainConfig(precision="fp8")
     with pytest.raises(ValueError, match="time_budget"):
         TrainConfig(time_budget=0)
+    with pytest.raises(ValueError, match="cpu_workers"):
+        TrainConfig(cpu_workers=0)
 
 
 # ---- tasks --------------------------------------------------------------------------------
@@ -184,6 +186,52 @@ def test_grad_accumulation_matches_one_big_batch():
         torch.testing.assert_close(g1, g2, atol=1e-6, rtol=1e-5)
     result = train(gpt(), task, quick(max_steps=5, batch_size=4, grad_accum=2))
     assert result.tokens == 5 * 2 * 4 * 16
+
+
+def test_threads_share_a_batch_with_the_same_gradient():
+    """cpu_workers=k: k threads each run a share of the batch; the summed gradient is the
+    whole batch's (also for shares of unequal size), and the run stays reproducible."""
+    task = lm_task()
+    for rows in (8, 5):  # 5 rows: shares of 3 and 2 sequences
+        batch = task.get_batch("train", rows, torch.Generator().manual_seed(0))
+        grads, losses = [], []
+        for workers in (1, 2, 3):
+            trainer = Trainer(gpt(), task, quick(batch_size=rows, cpu_workers=workers))
+            assert trainer._cpu_workers() == workers
+            losses.append(trainer.forward_backward(batch))
+            grads.append([p.grad.clone() for p in trainer.model.parameters()])
+        for other in (1, 2):
+            torch.testing.assert_close(losses[other], losses[0], atol=1e-6, rtol=1e-5)
+            for g1, g2 in zip(grads[0], grads[other]):
+                torch.testing.assert_close(g2, g1, atol=1e-6, rtol=1e-5)
+    a = train(gpt(seed=3), task, quick(cpu_workers=2)).history["train_loss"]
+    b = train(gpt(seed=3), task, quick(cpu_workers=2)).history["train_loss"]
+    c = train(gpt(seed=3), task, quick(cpu_workers=1)).history["train_loss"]
+    assert a == b  # bit for bit
+    assert a == pytest.approx(c, abs=1e-4)
+
+
+def test_batch_sharing_is_automatic_only_where_it_is_safe(tmp_path):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        task = lm_task()
+        assert Trainer(gpt(), task, quick())._cpu_workers() == 2  # GPT, no dropout, 2 threads
+        assert Trainer(gpt(), task, quick(cpu_workers=1))._cpu_workers() == 1
+        torch.manual_seed(0)
+        dropout = TinyGPT(vocab_size=VOCAB, block_size=16, dropout=0.1, **TINY)
+        assert Trainer(dropout, task, quick())._cpu_workers() == 1  # random numbers from threads
+        bert_task = MaskedLMTask(task.train, task.val, 16, vocab_size=VOCAB)
+        assert Trainer(TinyBERT(vocab_size=VOCAB, block_size=16, **TINY), bert_task, quick())._cpu_workers() == 1
+        trainer = Trainer(gpt(), task, quick(max_steps=6, out_dir=str(tmp_path / "run")))
+        trainer.fit(stop_at=3)
+        assert torch.get_num_threads() == 2  # fit() gives the thread setting back
+        resumed = Trainer(gpt(seed=9), task, quick(max_steps=6, out_dir=str(tmp_path / "run")))
+        assert resumed.load()
+        straight = train(gpt(), task, quick(max_steps=6))
+        assert resumed.fit().history["train_loss"] == straight.history["train_loss"]  # exact resume
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_callbacks_objects_and_plain_functions():
