@@ -217,8 +217,10 @@ def test_torchrun_command_and_checksums() -> None:
 
 def test_run_torchrun_starts_the_ranks(tmp_path: Path) -> None:
     script = tmp_path / "hello.py"
-    script.write_text("import os\nprint('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'], "
-                      "os.environ['OMP_NUM_THREADS'], flush=True)\n")
+    # One write() per rank: a write of under 4 KiB to a pipe is atomic, so the two ranks' lines
+    # cannot interleave (print() with several arguments may write them in pieces).
+    script.write_text("import os\ne = os.environ\n"
+                      "os.write(1, f\"rank {e['RANK']} of {e['WORLD_SIZE']} {e['OMP_NUM_THREADS']}\\n\".encode())\n")
     proc = run_torchrun(script, 2, timeout=120)
     assert sorted(line for line in proc.stdout.splitlines() if line.startswith("rank")) == [
         "rank 0 of 2 1", "rank 1 of 2 1"]
