@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("labkit.cli:train_cli", "train a tiny GPT on a text file (nanoGPT-style options)"),
     "generate": ("labkit.cli:generate_cli", "sample text from a trained checkpoint"),
     "export": ("labkit.cli:export_cli", "export a checkpoint to a Hugging Face directory"),
-    "models": ("labkit.real_models:cli", "install / list / remove the real pretrained models (ch. 6-7)"),
+    "models": ("labkit.real_models:cli", "install / list / remove the real pretrained models (ch 8-7)"),
 }
 
 

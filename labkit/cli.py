@@ -1,6 +1,6 @@
 """The ``train``, ``generate`` and ``export`` commands of ``python -m labkit``.
 
-Taught in chapter 4 (training from the command line) and chapter 6 (generation, export)::
+Taught in chapter 4 (training from the command line) and chapter 8 (generation, export)::
 
     python -m labkit train input.txt --out runs/mine              # character-level tiny GPT
     python -m labkit train corpus:en --out runs/en --time-budget 120 --json
@@ -239,7 +239,7 @@ def _fmt(x: float | None) -> str:
 def generate_cli(argv: list[str]) -> int:
     """``python -m labkit generate DIR --prompt TEXT [options]``: sample from a checkpoint.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     p = argparse.ArgumentParser(prog="python -m labkit generate", description="Sample text from a trained checkpoint.")
     p.add_argument("dir", metavar="DIR", help="a checkpoint directory written by `labkit train`")
@@ -281,7 +281,7 @@ def generate_cli(argv: list[str]) -> int:
 def export_cli(argv: list[str]) -> int:
     """``python -m labkit export DIR --to hf OUT``: a Hugging Face ``transformers`` directory.
 
-    Taught in chapter 6 (``transformers.pipeline`` on our own model).
+    Taught in chapter 8 (``transformers.pipeline`` on our own model).
     """
     p = argparse.ArgumentParser(prog="python -m labkit export", description="Export a checkpoint.")
     p.add_argument("dir", metavar="DIR", help="a checkpoint directory written by `labkit train`")

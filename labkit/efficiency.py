@@ -1,6 +1,6 @@
-"""Cost, scaling, efficiency and risks of language models: the measurements of chapter 7.
+"""Cost, scaling, efficiency and risks of language models: the measurements of chapter 9.
 
-Taught in chapter 7. Everything here runs on labkit's tiny models on a laptop CPU:
+Taught in chapter 9. Everything here runs on labkit's tiny models on a laptop CPU:
 
 * **Compute** — :func:`gpu_years` turns a FLOP count into GPU-years at a stated sustained
   throughput; :func:`count_training_flops` counts the FLOPs of one real training step with
@@ -105,14 +105,14 @@ def gpu_years(flops: float, flops_per_second: float) -> float:
     """How many years one GPU needs for ``flops`` at a *sustained* ``flops_per_second``.
 
     ``gpu_years(3.15e23, 28e12)`` ≈ 356.5: GPT-3's training compute on one V100 running at
-    28 TFLOP/s on average (about 22% of its 125 TFLOP/s tensor-core peak). Taught in chapter 7.
+    28 TFLOP/s on average (about 22% of its 125 TFLOP/s tensor-core peak). Taught in chapter 9.
     """
     return _positive("flops", flops) / _positive("flops_per_second", flops_per_second) / SECONDS_PER_YEAR
 
 
 @dataclass
 class FlopCount:
-    """FLOPs of one training step, as counted by PyTorch. Taught in chapter 7.
+    """FLOPs of one training step, as counted by PyTorch. Taught in chapter 9.
 
     ``by_operator`` maps an operator name (``"aten.addmm"``, ``"aten.bmm"``, ...) to the FLOPs
     it did in the forward and backward passes together.
@@ -136,7 +136,7 @@ def count_training_flops(model: nn.Module, idx: Tensor, targets: Tensor, count_a
     attention as zero. With ``count_attention=True`` (the default) labkit's attention layers
     run their from-scratch path (two ``bmm`` per head) while counting, so the attention term is
     included; the weights and the result are the same. Gradients are left in ``.grad``
-    (call ``model.zero_grad()`` afterwards if it matters). Taught in chapter 7.
+    (call ``model.zero_grad()`` afterwards if it matters). Taught in chapter 9.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -175,7 +175,7 @@ def transformer_training_flops(config: Any, n_tokens: float) -> float:
     ``4d``, which gives the ``12·L·d²``), vocabulary ``V``, and ``T = block_size``: the attention
     term assumes every sequence fills the whole context. Embedding lookups, biases, LayerNorms
     and softmax are left out (a few percent at most). ``6 · N · D`` with ``N`` = all parameters
-    is the usual shortcut for this. Taught in chapter 7.
+    is the usual shortcut for this. Taught in chapter 9.
     """
     for name in ("n_layer", "d_model", "vocab_size", "block_size"):
         if not hasattr(config, name):
@@ -193,7 +193,7 @@ def transformer_training_flops(config: Any, n_tokens: float) -> float:
 
 @dataclass
 class ScalingRun:
-    """One model of a scaling experiment. Taught in chapter 7.
+    """One model of a scaling experiment. Taught in chapter 9.
 
     ``params`` counts everything; ``non_embedding_params`` leaves out the embedding tables
     (Kaplan et al. 2020 fit their scaling laws to this number). ``flops`` is ``6 · params ·
@@ -236,7 +236,7 @@ def scaling_runs(
     Every model sees exactly the same training tokens and is evaluated on the same validation
     batches, so the sizes differ only in their parameters. Rotary positions (``pos="rope"``)
     make tiny models learn to use their context within a few hundred steps. Other keyword
-    arguments go to :func:`labkit.train.train`. Taught in chapter 7.
+    arguments go to :func:`labkit.train.train`. Taught in chapter 9.
     """
     from labkit.env import seed_everything
     from labkit.models import TinyGPT
@@ -274,7 +274,7 @@ def scaling_runs(
 
 @dataclass
 class PowerLaw:
-    """``L(N) = floor + a · N^(-alpha)``. Taught in chapter 7."""
+    """``L(N) = floor + a · N^(-alpha)``. Taught in chapter 9."""
 
     a: float
     alpha: float
@@ -295,7 +295,7 @@ def fit_power_law(n: Sequence[float], loss: Sequence[float], floor: float = 0.0)
     A power law is a straight line in log-log: ``log(L - floor) = log a - alpha · log N``, so
     the fit is ordinary linear regression (the same line as ``numpy.polyfit(log n,
     log(loss - floor), 1)``). ``floor`` is a loss no model can beat (for a generated corpus:
-    its entropy per character); it must be below every loss. Taught in chapter 7.
+    its entropy per character); it must be below every loss. Taught in chapter 9.
     """
     x = np.asarray(n, dtype=float)
     y = np.asarray(loss, dtype=float)
@@ -335,7 +335,7 @@ def distillation_loss(
     averaged over positions. The temperature ``T > 1`` softens both distributions so the
     student also learns which *wrong* answers the teacher finds plausible; the ``T²`` keeps the
     gradient size independent of ``T``. ``targets`` may be None only when ``alpha == 1``;
-    positions with target -100 are ignored by the cross-entropy. Taught in chapter 7.
+    positions with target -100 are ignored by the cross-entropy. Taught in chapter 9.
     """
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
@@ -363,7 +363,7 @@ class Distiller(nn.Module):
 
     ``Distiller(student, teacher)(idx, targets)`` returns ``(student logits, distillation
     loss)``, so :func:`labkit.train.train` trains the student with it unchanged. The teacher is
-    frozen (``requires_grad=False``) and always runs in eval mode. Taught in chapter 7.
+    frozen (``requires_grad=False``) and always runs in eval mode. Taught in chapter 9.
     """
 
     def __init__(self, student: nn.Module, teacher: nn.Module, temperature: float = 2.0, alpha: float = 0.5) -> None:
@@ -409,7 +409,7 @@ def distill(
     The student is trained in place (and left in eval mode); the teacher is frozen. Other
     keyword arguments (``batch_size``, ``lr``, ``seed``, ...) go to :func:`labkit.train.train`.
     The result's ``train_loss`` and ``val_loss`` are the *distillation* objective; measure the
-    student itself with :func:`evaluate_loss`. Taught in chapter 7.
+    student itself with :func:`evaluate_loss`. Taught in chapter 9.
     """
     from labkit.train import train
 
@@ -434,7 +434,7 @@ def evaluate_loss(model: nn.Module, task: Any, batches: int = 20, batch_size: in
 
     The batches come from a generator seeded with ``seed``, so an original model and its
     quantised, pruned or distilled versions are compared on exactly the same text.
-    Taught in chapter 7.
+    Taught in chapter 9.
     """
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -467,7 +467,7 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     made on the CPU wherever the model is; the original model is not changed.
 
     PyTorch marks ``torch.ao.quantization`` as deprecated in favour of the ``torchao`` package;
-    it still works, and its API is the simplest to read. Taught in chapter 7.
+    it still works, and its API is the simplest to read. Taught in chapter 9.
     """
     from labkit.nn import MultiHeadAttention
 
@@ -531,7 +531,7 @@ def serialized_bytes(model: nn.Module) -> int:
     """The size of the model's weights written as one safetensors file, in bytes (kept in memory).
 
     int8 weights are written as int8 (plus their float scale), float32 ones as float32; tied
-    weights count once. Taught in chapter 7.
+    weights count once. Taught in chapter 9.
     """
     from safetensors.torch import save
 
@@ -544,7 +544,7 @@ def forward_seconds(model: nn.Module, idx: Tensor, repeat: int = 5, threads: int
     """Best wall-clock time of ``model(idx)`` over ``repeat`` runs, without gradients.
 
     ``threads`` sets torch's CPU threads during the timing (1 keeps timings steady on a busy
-    machine; None leaves the setting alone). Taught in chapter 7.
+    machine; None leaves the setting alone). Taught in chapter 9.
     """
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"repeat must be a positive int, got {repeat!r}")
@@ -585,7 +585,7 @@ def prune_magnitude(model: nn.Module, amount: float) -> nn.Module:
     Magnitude (L1, unstructured) pruning with ``torch.nn.utils.prune.l1_unstructured``, then
     ``prune.remove`` to make it permanent. Embeddings, biases, LayerNorms and a head tied to
     the embedding are left alone. The zeros still take space and time in a dense matrix: the
-    gain needs sparse storage or kernels. Taught in chapter 7.
+    gain needs sparse storage or kernels. Taught in chapter 9.
     """
     from torch.nn.utils import prune
 
@@ -602,7 +602,7 @@ def prune_magnitude(model: nn.Module, amount: float) -> nn.Module:
 
 
 def sparsity(model: nn.Module) -> float:
-    """The fraction of zeros in the weights :func:`prune_magnitude` prunes. Taught in chapter 7."""
+    """The fraction of zeros in the weights :func:`prune_magnitude` prunes. Taught in chapter 9."""
     layers = _prunable(model)
     if not layers:
         raise ValueError("the model has no nn.Linear layer")
@@ -664,7 +664,7 @@ def continuation_logprobs(model: nn.Module, tokenizer: Any, prefix: str, continu
 
     Prefix and continuation are tokenised separately and joined, so every continuation is
     scored from the same prefix tokens. Works with labkit models and Hugging Face causal LMs.
-    Taught in chapter 7.
+    Taught in chapter 9.
     """
     if isinstance(continuations, str):
         raise TypeError("continuations must be a list of strings, e.g. [' he', ' she']")
@@ -683,7 +683,7 @@ def log_odds(model: nn.Module, tokenizer: Any, prefix: str | Sequence[str], opti
     E.g. ``log_odds(model, tok, "The doctor said that", " he", " she")``. A value of
     ``ln 3 ≈ 1.1`` means the model finds ``a`` three times as likely. Give a list of prefixes
     to score them all in a few batched forward passes: the answer is then a list of floats.
-    Taught in chapter 7.
+    Taught in chapter 9.
     """
     single = isinstance(prefix, str)
     prefixes = [prefix] if single else list(prefix)
@@ -705,7 +705,7 @@ def log_odds(model: nn.Module, tokenizer: Any, prefix: str | Sequence[str], opti
 class Canary:
     """A made-up secret planted in training data: ``prefix + secret`` appears ``copies`` times.
 
-    Taught in chapter 7.
+    Taught in chapter 9.
     """
 
     prefix: str
@@ -721,7 +721,7 @@ class Canary:
 def make_canaries(prefixes: Sequence[str], copies: Sequence[int], n_digits: int = 6, seed: int = 0) -> list[Canary]:
     """One canary per prefix, each with a random ``n_digits``-digit secret and its copy count.
 
-    ``make_canaries(["Kim's code is ", "Bo's code is "], [1, 8])``. Taught in chapter 7.
+    ``make_canaries(["Kim's code is ", "Bo's code is "], [1, 8])``. Taught in chapter 9.
     """
     if len(prefixes) != len(copies):
         raise ValueError(f"give one copy count per prefix: {len(prefixes)} prefixes, {len(copies)} counts")
@@ -739,7 +739,7 @@ def insert_canaries(documents: Sequence[str], canaries: Sequence[Canary], seed: 
     """The documents with each canary's sentence added as ``copies`` extra documents, at random places.
 
     Each planted document is ``canary.text + separator``. The original documents keep their
-    order. Taught in chapter 7.
+    order. Taught in chapter 9.
     """
     if isinstance(documents, str):
         raise TypeError("documents must be a list of documents (e.g. corpus.documents), not one string")
@@ -753,7 +753,7 @@ def insert_canaries(documents: Sequence[str], canaries: Sequence[Canary], seed: 
 
 @dataclass
 class CanaryResult:
-    """How much a model gives a canary away. Taught in chapter 7.
+    """How much a model gives a canary away. Taught in chapter 9.
 
     ``rank``: 1 + how many of the ``n_candidates`` random secrets the model finds more likely
     than the real one. ``exposure = log2(n_candidates + 1) - log2(rank)`` (Carlini et al. 2019):
@@ -781,7 +781,7 @@ class CanaryResult:
 def canary_exposure(model: nn.Module, tokenizer: Any, canary: Canary, n_candidates: int = 999,
                     seed: int = 0) -> CanaryResult:
     """Measure a planted canary: its log-probability and rank among random secrets of the same
-    length, and whether greedy decoding from its prefix reproduces it. Taught in chapter 7.
+    length, and whether greedy decoding from its prefix reproduces it. Taught in chapter 9.
     """
     from labkit.generate import generate
 
@@ -812,7 +812,7 @@ def canary_exposure(model: nn.Module, tokenizer: Any, canary: Canary, n_candidat
 
 @dataclass
 class Answer:
-    """A greedy answer and the probability the model gave each of its tokens. Taught in chapter 7.
+    """A greedy answer and the probability the model gave each of its tokens. Taught in chapter 9.
 
     ``tokens`` are the answer's tokens as text and ``probs`` the model's probability for each,
     given everything before it; ``mean_prob`` and ``min_prob`` summarise how sure it was.
@@ -846,7 +846,7 @@ def answer(model: nn.Module, tokenizer: Any, prompt: str, max_new_tokens: int = 
     instruction-tuned model such as SmolLM2), else continues the raw text (a labkit model).
     Generation stops at the tokenizer's end-of-text token. Works with Hugging Face causal LMs
     (their ``generate``, with the KV cache) and labkit models (:func:`labkit.generate.generate`).
-    The probabilities come from one more forward pass over prompt + answer. Taught in chapter 7.
+    The probabilities come from one more forward pass over prompt + answer. Taught in chapter 9.
     """
     from labkit.generate import generate
 
@@ -901,7 +901,7 @@ def add_typos(text: str, rate: float, seed: int = 0, alphabet: str = "abcdefghij
     """``text`` with a fraction ``rate`` of its letters replaced by random letters (a typo model).
 
     Only letters are changed (spaces, digits and punctuation stay), so the text keeps its
-    shape. Taught in chapter 7.
+    shape. Taught in chapter 9.
     """
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate must be a fraction in [0, 1], got {rate}")
@@ -920,7 +920,7 @@ def text_loss(model: nn.Module, ids: Any, block_size: int | None = None, max_blo
     """Mean next-token loss (nats per token) of ``model`` on a token sequence ``ids``.
 
     The sequence is cut into non-overlapping windows of ``block_size + 1`` tokens (default:
-    the model's block size), at most ``max_blocks`` of them. Taught in chapter 7.
+    the model's block size), at most ``max_blocks`` of them. Taught in chapter 9.
     """
     ids = torch.as_tensor(ids).long().flatten()
     block_size = block_size or getattr(getattr(model, "config", None), "block_size", None)
@@ -947,7 +947,7 @@ def previous_token_scores(model: nn.Module, idx: Tensor) -> Tensor:
     before it. Close to 1 marks a *previous-token head*. Returns ``(layers, heads)``.
 
     Uses labkit's contract ``logits, attn = model(idx, return_attention=True)``, with ``attn``
-    of shape ``(layers, batch, heads, T, T)``. Taught in chapter 7.
+    of shape ``(layers, batch, heads, T, T)``. Taught in chapter 9.
     """
     idx = torch.as_tensor(idx)
     if idx.dim() == 1:
@@ -971,7 +971,7 @@ def ablate_head(model: nn.Module, layer: int, head: int) -> Iterator[None]:
     A forward pre-hook on the block's output projection ``w_o`` zeroes that head's slice of
     the concatenated heads, so the rest of the model runs unchanged. Comparing a loss with and
     without a head measures what the head contributes (an *ablation*). For labkit models
-    (``model.blocks[layer].attn``). Taught in chapter 7.
+    (``model.blocks[layer].attn``). Taught in chapter 9.
     """
     blocks = getattr(model, "blocks", None)
     if blocks is None:

@@ -23,7 +23,7 @@ in ``model.config.block_size``) or a Hugging Face causal LM (returns an object w
 For clarity the loop re-runs the model on the whole (cropped) context at every step; real
 libraries keep a key/value cache instead so each step only processes the newest token.
 
-Taught in chapter 6 (Applications: text generation and decoding).
+Taught in chapter 8 (Applications: text generation and decoding).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def context_length(model: Any) -> int | None:
     Reads ``config.block_size`` (labkit) or ``config.n_positions`` /
     ``config.max_position_embeddings`` (Hugging Face).
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     config = getattr(model, "config", None)
     for name in ("block_size", "n_positions", "max_position_embeddings"):
@@ -170,7 +170,7 @@ def temperature_scale(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     Temperature 0 is the limit "always take the most likely token" (greedy decoding); it
     cannot be computed by division, so it raises here: use ``logits.argmax(-1)`` instead.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     if not temperature > 0:  # also catches NaN
         raise ValueError(
@@ -187,7 +187,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     equal logits the lower token id wins, so the result is deterministic. ``k`` ≥ V keeps
     everything. Returns a new tensor (the input is not changed).
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     k = _check_count("top_k", k, 1)
     if k >= logits.shape[-1]:
@@ -206,7 +206,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     token always survives, and ``p = 1`` keeps everything. The others become ``-inf``.
     Works on any [..., V] tensor, each row on its own; returns a new tensor.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise TypeError(f"top_p must be a number in (0, 1], got {p!r}")
@@ -259,7 +259,7 @@ def next_token_distribution(
     have probability 0. ``temperature=0`` gives a one-hot vector on the greedy choice. This is
     what the sampling explorer widget plots.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be ≥ 0, got {temperature}")
@@ -335,7 +335,7 @@ def generate(
     the whole prompt. The model runs in eval mode without gradients, on its own device; its
     training mode is restored afterwards.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     strategy = _choose_strategy(strategy, temperature, num_beams)
     max_new_tokens = _check_count("max_new_tokens", max_new_tokens, 0)
@@ -391,7 +391,7 @@ def beam_search(
     dimensions). With ``return_all=True`` it returns up to ``num_beams`` pairs
     ``(sequence [T'], score)``, best first. ``num_beams=1`` is greedy decoding.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     num_beams = _check_count("num_beams", num_beams, 1)
     max_new_tokens = _check_count("max_new_tokens", max_new_tokens, 0)
@@ -461,7 +461,7 @@ def generate_text(
     pass ``stop_tokens``, generation stops at ``tokenizer.eos_token_id`` when there is one.
     Other keyword arguments go to ``generate`` (``strategy``, ``temperature``, ``seed`` ...).
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")

@@ -1,6 +1,6 @@
 """Hugging Face interop: the same network as a ``transformers`` model, and back.
 
-Taught in chapter 3 (same weights → same logits as GPT-2 / BERT) and chapter 6
+Taught in chapter 3 (same weights → same logits as GPT-2 / BERT) and chapter 8
 (``transformers.pipeline`` on our own exported model).
 
 ===============================  ==========================================
@@ -309,7 +309,7 @@ def save_hf(model: nn.Module, tokenizer: Any, out_dir: str | os.PathLike) -> Pat
     ``transformers.pipeline("text-generation", model=out_dir)`` for a TinyGPT or
     ``pipeline("fill-mask", model=out_dir)`` for a TinyBERT.
 
-    Taught in chapter 6. The tokenizer's special-token ids (pad, bos, eos) are written into
+    Taught in chapter 8. The tokenizer's special-token ids (pad, bos, eos) are written into
     the config; text generation is limited to the model's ``block_size`` by default.
     """
     vocab = len(tokenizer)

@@ -1,7 +1,7 @@
 """Tiny Transformer models built from :mod:`labkit.nn`: TinyGPT, TinyBERT and an encoder–decoder.
 
 Taught in chapter 3 (building a GPT from parts, counting parameters), chapter 4 (training),
-chapter 5 (classification heads on a pretrained TinyBERT) and chapter 6 (translation with the
+chapter 5 (classification heads on a pretrained TinyBERT) and chapter 8 (translation with the
 encoder–decoder).
 
 Every model follows the same call contract (targets equal to -100 are ignored by the loss)::
@@ -154,7 +154,7 @@ class BertConfig:
 
 @dataclass
 class EncDecConfig:
-    """Settings of a :class:`TinyEncoderDecoder`. Taught in chapter 6.
+    """Settings of a :class:`TinyEncoderDecoder`. Taught in chapter 8.
 
     One vocabulary is shared by source and target (train one tokenizer on both sides);
     ``n_layer`` is the depth of the encoder and of the decoder. Defaults follow
@@ -712,7 +712,7 @@ class TinyEncoderDecoder(_TinyModel):
     """A small encoder–decoder Transformer for sequence-to-sequence tasks (translation,
     summarisation), as in "Attention Is All You Need".
 
-    Taught in chapter 6. The encoder reads the whole source bidirectionally; the decoder
+    Taught in chapter 8. The encoder reads the whole source bidirectionally; the decoder
     predicts the target one token at a time with causal self-attention plus cross-attention to
     the encoder's output. One embedding matrix serves source, target and the output head.
 
@@ -830,7 +830,7 @@ class TinyEncoderDecoder(_TinyModel):
         """Greedy decoding: ``[BOS] y1 y2 ...`` until every sequence has produced EOS (later
         positions are filled with the pad id) or ``max_new_tokens`` (default: block_size - 1).
 
-        Taught in chapter 6. Call ``model.eval()`` first so dropout is off.
+        Taught in chapter 8. Call ``model.eval()`` first so dropout is off.
         """
         cfg = self.config
         if max_new_tokens is None:
@@ -865,7 +865,7 @@ MODEL_TYPES: dict[str, type[_TinyModel]] = {
 }
 
 
-# The real pretrained models (chapter 6) live in labkit.real_models; these names are re-exported
+# The real pretrained models (chapter 8) live in labkit.real_models; these names are re-exported
 # lazily so that ``labkit.models.load_real("minilm")`` works without importing them up front.
 _REAL_MODEL_NAMES = ("install_real", "load_real", "real_available", "RealModelNotInstalledError")
 

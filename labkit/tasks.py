@@ -1,4 +1,4 @@
-"""Task data and small tools for the applications of chapter 6.
+"""Task data and small tools for the applications of chapter 8.
 
 Every data set here is *generated* from the words of labkit's story grammars
 (:func:`labkit.data.grammar`), so it is offline, endless, and its right answers are known:
@@ -22,7 +22,7 @@ extractive QA (:func:`encode_qa`, :func:`predict_spans`), sequence and token cla
 :func:`chat`), knowledge graphs (:func:`extract_triples`, :func:`build_graph`,
 :func:`graph_figure`) and search (:data:`FAQ`, :class:`BagOfWords`, :func:`top_k_similar`).
 
-Taught in chapter 6.
+Taught in chapter 8.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def translation_pairs(n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
 
     Eight sentence templates, filled from :data:`EN_ZH` and :data:`NAMES`; the Chinese side
     uses Chinese word order (place before the verb, a measure word before a noun). The same
-    pair can occur twice. Deterministic for a seed. Taught in chapter 6.
+    pair can occur twice. Deterministic for a seed. Taught in chapter 8.
     """
     _check_n(n)
     rng = random.Random(seed)
@@ -186,7 +186,7 @@ def summarisation_pairs(n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
 
     Writing it needs more than copying: resolve "She" and "it", skip the colour and the
     small talk. Words come from labkit's English grammar (the toys, colours and places of
-    :data:`EN_ZH`). Deterministic for a seed. Taught in chapter 6.
+    :data:`EN_ZH`). Deterministic for a seed. Taught in chapter 8.
     """
     _check_n(n)
     rng = random.Random(seed)
@@ -223,7 +223,7 @@ def summarisation_pairs(n: int = 1000, seed: int = 0) -> list[tuple[str, str]]:
 class QAExample:
     """One extractive question-answering example: the answer is ``context[start:end]``.
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
 
     context: str
@@ -251,8 +251,8 @@ def qa_examples(n: int = 500, seed: int = 0, people: int = 1) -> list[QAExample]
     plus two sentences that answer nothing (the weather, an animal): the model must match the
     question's *type* to the right sentence. With ``people=2`` there are two people and no
     filler, and the model must also *bind* each fact to the right person -- much harder for a
-    tiny model (chapter 6 lets you try). Sentences are shuffled. Words come from labkit's
-    English grammar. Deterministic for a seed. Taught in chapter 6.
+    tiny model (chapter 8 lets you try). Sentences are shuffled. Words come from labkit's
+    English grammar. Deterministic for a seed. Taught in chapter 8.
     """
     _check_n(n)
     if people not in (1, 2):
@@ -304,7 +304,7 @@ def relation_sentences(
     tagger trained on that data finds their entities. With ``cast=k`` the sentences are about
     only ``k`` people (and about ``k // 2 + 1`` cities and objects), so the same entities and
     facts come back again and again -- the material of a knowledge graph. Deterministic for a
-    seed. Taught in chapter 6.
+    seed. Taught in chapter 8.
     """
     from labkit.data import ENTITY_TYPES, _expand, grammar
 
@@ -371,7 +371,7 @@ def code_pairs(n: int = 1000, seed: int = 0, max_number: int = 10) -> list[tuple
         "what is seven plus two times three?"                → "7+2*3"
         "what is the sum of four and nine, times two?"       → "(4+9)*2"
 
-    Run a program with :func:`run_program`. Deterministic for a seed. Taught in chapter 6.
+    Run a program with :func:`run_program`. Deterministic for a seed. Taught in chapter 8.
     """
     _check_n(n)
     if isinstance(max_number, bool) or not isinstance(max_number, int) or not 1 <= max_number < len(NUMBER_WORDS):
@@ -410,7 +410,7 @@ _OPERATORS: dict[type, Callable[[int, int], int]] = {
 def run_program(code: str) -> int:
     """Run a program of :func:`code_pairs`' language (integers, ``+ - *``, parentheses) and
     return its value. Anything else — a syntax error, a name, a call — raises ``ValueError``;
-    nothing is passed to Python's ``eval``. Taught in chapter 6.
+    nothing is passed to Python's ``eval``. Taught in chapter 8.
     """
     if not isinstance(code, str):
         raise TypeError(f"code must be a str, got {type(code).__name__}")
@@ -433,13 +433,13 @@ def run_program(code: str) -> int:
 
 
 def ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
-    """Count the n-grams (runs of ``n`` consecutive tokens) of a token list. Taught in chapter 6."""
+    """Count the n-grams (runs of ``n`` consecutive tokens) of a token list. Taught in chapter 8."""
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 @dataclass(frozen=True)
 class BleuScore:
-    """A corpus BLEU score and its parts, as ``sacrebleu`` reports them. Taught in chapter 6.
+    """A corpus BLEU score and its parts, as ``sacrebleu`` reports them. Taught in chapter 8.
 
     ``score`` and ``precisions`` are percentages; ``counts[n-1]`` / ``totals[n-1]`` are the
     matched / proposed n-grams; ``sys_len`` and ``ref_len`` count tokens.
@@ -495,7 +495,7 @@ def bleu(
 
     ``BLEU = 100 · BP · exp(mean(log p_n))``; 0 when some p_n is 0 (no smoothing). Equals
     ``sacrebleu.corpus_bleu(hypotheses, [references], smooth_method="none")`` with the
-    matching ``tokenize``. Taught in chapter 6.
+    matching ``tokenize``. Taught in chapter 8.
     """
     if isinstance(hypotheses, str) or isinstance(references, str):
         raise TypeError("pass lists of sentences, e.g. bleu(['a cat sat.'], ['the cat sat.']), not one string")
@@ -530,7 +530,7 @@ def bleu(
 
 def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
     """The fraction of predictions equal to their reference (after stripping spaces at the
-    ends). Taught in chapter 6."""
+    ends). Taught in chapter 8."""
     if len(predictions) != len(references) or not predictions:
         raise ValueError("give as many predictions as references (at least one)")
     return sum(p.strip() == r.strip() for p, r in zip(predictions, references)) / len(predictions)
@@ -538,7 +538,7 @@ def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
 
 def token_f1(prediction: str, reference: str) -> float:
     """SQuAD's F1 of two answers: the harmonic mean of word precision and recall (word
-    overlap counted with multiplicity, case-insensitive). Taught in chapter 6."""
+    overlap counted with multiplicity, case-insensitive). Taught in chapter 8."""
     p, r = prediction.lower().split(), reference.lower().split()
     common = sum((Counter(p) & Counter(r)).values())
     if common == 0:
@@ -559,7 +559,7 @@ def task_tokenizer(texts: Iterable[str]) -> Any:
     each); each punctuation mark is a token. The vocabulary is every piece of ``texts`` after
     labkit's seven special tokens (``[PAD]`` = 0 ... ``[SEP]`` = 6); unseen pieces become
     ``[UNK]``. ``tok.decode(tok.encode(s)) == s`` for text made of known pieces.
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -611,7 +611,7 @@ def encode_pairs(
     """Turn (source, target) texts into the padded id tensors of
     :class:`labkit.train.Seq2SeqTask`: ``src`` ``(N, S)`` and ``tgt`` ``(N, T+1)`` whose rows
     are ``[BOS] y1 .. yn [EOS] [PAD] ..``. With ``block_size``, a ``ValueError`` says when a
-    sequence would not fit the model. Taught in chapter 6.
+    sequence would not fit the model. Taught in chapter 8.
     """
     if not pairs:
         raise ValueError("pairs is empty: give at least one (source, target) pair")
@@ -629,7 +629,7 @@ def seq2seq_generate(
     batch_size: int = 256,
 ) -> list[str]:  # fmt: skip
     """Greedy outputs of an encoder–decoder (:meth:`TinyEncoderDecoder.generate`) for a list
-    of source texts, decoded to text without the special tokens. Taught in chapter 6."""
+    of source texts, decoded to text without the special tokens. Taught in chapter 8."""
     if isinstance(sources, str):
         raise TypeError("sources must be a list of texts, e.g. [text]")
     model.eval()
@@ -650,7 +650,7 @@ def seq2seq_generate(
 @torch.no_grad()
 def seq2seq_perplexity(model: Any, src: Tensor, tgt: Tensor, pad_token_id: int = 0) -> float:
     """Perplexity of the reference targets under a teacher-forced encoder–decoder:
-    ``exp(mean cross-entropy per target token)``, padding excluded. Taught in chapter 6."""
+    ``exp(mean cross-entropy per target token)``, padding excluded. Taught in chapter 8."""
     model.eval()
     targets = tgt[:, 1:].masked_fill(tgt[:, 1:] == pad_token_id, -100)
     _, loss = model(src, tgt[:, :-1], targets)
@@ -679,7 +679,7 @@ def train_seq2seq(
     forcing, AdamW, cosine schedule). ``train_options`` go to ``train`` (e.g.
     ``time_budget=20``, ``callbacks=[LossPlot()]``, ``progress=True``). Returns
     ``(model in eval mode, tokenizer, TrainResult)``; decode with :func:`seq2seq_generate`.
-    Taught in chapter 6 (translation, summarisation, code generation).
+    Taught in chapter 8 (translation, summarisation, code generation).
     """
     from labkit.models import TinyEncoderDecoder
     from labkit.train import Seq2SeqTask, train
@@ -700,7 +700,7 @@ def train_seq2seq(
 @torch.no_grad()
 def predict_classes(model: Any, ids: Tensor, batch_size: int = 512) -> Tensor:
     """The class a sequence classifier (or, per token, a token classifier) picks for each row
-    of padded ``ids``: the argmax of its logits, padding masked out. Taught in chapter 6."""
+    of padded ``ids``: the argmax of its logits, padding masked out. Taught in chapter 8."""
     model.eval()
     return torch.cat([_logits(model, ids[i : i + batch_size]).argmax(-1) for i in range(0, len(ids), batch_size)])
 
@@ -710,7 +710,7 @@ def text_perplexity(model: Any, tokenizer: Any, texts: str | Sequence[str]) -> f
     """Perplexity of a causal language model on ``texts``: ``exp`` of the mean negative
     log-likelihood of every token given the tokens before it (the first token of each text
     is only context). Works with a labkit ``TinyGPT`` and with a Hugging Face causal LM;
-    texts longer than the model's context are cut. Taught in chapter 6."""
+    texts longer than the model's context are cut. Taught in chapter 8."""
     import torch.nn.functional as F
 
     if isinstance(texts, str):
@@ -735,7 +735,7 @@ def text_perplexity(model: Any, tokenizer: Any, texts: str | Sequence[str]) -> f
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], block_size: int | None = None) -> Tensor:
     """``[CLS] text`` for each text, padded: the input of a sequence classifier, whose
-    pooler reads the first position. Taught in chapter 6."""
+    pooler reads the first position. Taught in chapter 8."""
     rows = [[tokenizer.cls_token_id, *_ids(tokenizer, t)] for t in texts]
     if not rows:
         raise ValueError("texts is empty")
@@ -751,7 +751,7 @@ def _spaced(words: Sequence[str]) -> list[str]:
 
 def join_words(words: Sequence[str]) -> str:
     """Words and punctuation marks back to running text: ``["Tom", "ran", "."]`` →
-    ``"Tom ran."``. Taught in chapter 6."""
+    ``"Tom ran."``. Taught in chapter 8."""
     return "".join(_spaced(words))
 
 
@@ -768,7 +768,7 @@ def encode_tagged(
     ``[CLS] word1 word2 ..`` and the labels. A word's label goes to its first token; further
     tokens of the word, ``[CLS]`` and padding get -100 (ignored by the loss). Each word is
     encoded as it appears in running text ("Tom went" → ``"Tom"``, ``" went"``), so the ids
-    are those of the sentence. Taught in chapter 6."""
+    are those of the sentence. Taught in chapter 8."""
     if not examples:
         raise ValueError("examples is empty")
     rows, labels = [], []
@@ -790,7 +790,7 @@ def encode_tagged(
 def tag_tokens(model: Any, tokenizer: Any, tokens: Sequence[str], label_names: Sequence[str]) -> list[str]:
     """The tag a token classifier gives each word of one sentence (a list of words and
     punctuation marks, as in ``generate_labelled(task="ner")``): the prediction at the
-    word's first token. Taught in chapter 6."""
+    word's first token. Taught in chapter 8."""
     model.eval()
     ids, labels = encode_tagged(tokenizer, [{"tokens": list(tokens), "labels": [0] * len(tokens)}])
     predicted = _logits(model, ids)[0].argmax(-1)
@@ -816,7 +816,7 @@ def encode_qa(
     """Extractive QA as token tagging: the input is ``[CLS] question [SEP] context`` and the
     label of each context token is 1 inside the answer span, 0 outside (-100 for the question,
     the special tokens and padding). Works with any fast tokenizer (labkit's
-    :func:`task_tokenizer`, MiniLM's WordPiece ...). Taught in chapter 6."""
+    :func:`task_tokenizer`, MiniLM's WordPiece ...). Taught in chapter 8."""
     if not examples:
         raise ValueError("examples is empty")
     rows, labels = [], []
@@ -842,7 +842,7 @@ def _logits(model: Any, ids: Tensor) -> Tensor:
 def predict_spans(model: Any, tokenizer: Any, examples: Sequence[QAExample]) -> list[str]:
     """Answers of a QA span tagger (see :func:`encode_qa`): the most confident context token
     and its neighbours that are also tagged "inside" (probability > 0.5), as the text of the
-    context they cover. Taught in chapter 6."""
+    context they cover. Taught in chapter 8."""
     model.eval()
     ids, labels = encode_qa(tokenizer, examples)
     probs = _logits(model, ids).softmax(-1)[..., 1]
@@ -874,7 +874,7 @@ CHATML_TEMPLATE = (
 def chat_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
     """The text a chat model really reads for ``messages`` (a list of ``{"role", "content"}``
     dicts): the tokenizer's own chat template, or :data:`CHATML_TEMPLATE` when it has none,
-    ending with the assistant's turn opened. Taught in chapter 6."""
+    ending with the assistant's turn opened. Taught in chapter 8."""
     if isinstance(messages, dict) or not messages:
         raise ValueError('messages must be a non-empty list of {"role": ..., "content": ...} dicts')
     for m in messages:
@@ -890,7 +890,7 @@ def chat(model: Any, tokenizer: Any, messages: Sequence[dict[str, str]], max_new
     """One assistant turn: format ``messages`` with :func:`chat_prompt`, decode greedily for
     at most ``max_new_tokens`` tokens (stopping at the end-of-turn token), and return the
     reply's text. A Hugging Face model uses its own ``generate`` (with its key-value cache);
-    a labkit model uses :func:`labkit.generate.generate`. Taught in chapter 6."""
+    a labkit model uses :func:`labkit.generate.generate`. Taught in chapter 8."""
     from labkit.generate import generate
 
     prompt = chat_prompt(tokenizer, messages)
@@ -915,14 +915,14 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 def split_words(text: str) -> list[str]:
     """Words and punctuation marks, as in ``generate_labelled(task="ner")``:
     ``"In New York, Tom ran."`` → ``["In", "New", "York", ",", "Tom", "ran", "."]``
-    (:func:`join_words` undoes it). Taught in chapter 6."""
+    (:func:`join_words` undoes it). Taught in chapter 8."""
     return _WORD.findall(text)
 
 
 def entity_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     """The entities of a BIO tag sequence as ``(type, first, last + 1)`` word spans; an
     ``I-`` tag that does not continue an entity of its type starts a new one. Taught in
-    chapter 6."""
+    chapter 8."""
     spans, current = set(), None
     for i, tag in enumerate([*tags, "O"]):
         kind = tag[2:] if tag[:2] in ("B-", "I-") else None
@@ -937,7 +937,7 @@ def entity_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
 def entity_f1(true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]) -> tuple[float, float, float]:
     """Entity-level ``(precision, recall, F1)`` of a tagger, as NER is scored (CoNLL,
     ``seqeval``): an entity counts only if its type and both ends are right. Taught in
-    chapter 6."""
+    chapter 8."""
     if len(true_tags) != len(predicted_tags):
         raise ValueError("give one predicted tag sequence per true one")
     tp = n_true = n_pred = 0
@@ -956,7 +956,7 @@ def extract_triples(tokens: Sequence[str], tags: Sequence[str]) -> tuple[list[tu
 
     Returns ``(triples, entity_types)``: the ``(head, relation, tail)`` facts and each
     entity's type (PERSON, PLACE, OBJECT). Unknown sentence shapes give no triples.
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     if len(tokens) != len(tags):
         raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags: give one tag per token")
@@ -986,7 +986,7 @@ def build_graph(
     (e.g. ``{"NYC": "New York"}``), so every mention of one entity becomes one node, which
     counts its ``mentions`` and keeps its ``kind``. Fact fusion: the same (head, relation,
     tail) from several sentences becomes one edge whose ``count`` says how often it was
-    stated. Taught in chapter 6.
+    stated. Taught in chapter 8.
     """
     import networkx as nx
 
@@ -1029,7 +1029,7 @@ def graph_figure(graph: Any, title: str = "", seed: int = 0) -> tuple[Any, Any]:
     (``networkx.spring_layout``, seeded). Nodes are coloured by kind and sized by mentions;
     each edge is labelled with its relation (× count when stated more than once).
 
-    Returns ``(plotly_figure, StaticFigure)``. Taught in chapter 6.
+    Returns ``(plotly_figure, StaticFigure)``. Taught in chapter 8.
     """
     import networkx as nx
     import plotly.graph_objects as go
@@ -1098,7 +1098,7 @@ def graph_figure(graph: Any, title: str = "", seed: int = 0) -> tuple[Any, Any]:
 # =========================================================================== search
 
 
-#: A toy shop's frequently asked questions and their answers: the documents of chapter 6's
+#: A toy shop's frequently asked questions and their answers: the documents of chapter 8's
 #: customer-service search.
 FAQ: list[tuple[str, str]] = [
     ("How do I return a toy?", "Bring it back within 30 days with the receipt and we refund the full price."),
@@ -1140,7 +1140,7 @@ class BagOfWords:
     inverse document frequency ``idf = log((1 + N) / (1 + df)) + 1`` (rare words weigh more);
     calling it on texts gives their L2-normalised vectors ``(len(texts), V)``. Words outside
     the vocabulary are ignored, so two texts that share no word have similarity 0 however
-    close their meanings — what sentence embeddings fix. Taught in chapter 6.
+    close their meanings — what sentence embeddings fix. Taught in chapter 8.
     """
 
     vocabulary: dict[str, int]
@@ -1178,7 +1178,7 @@ def _words(text: str) -> list[str]:
 def top_k_similar(query: Tensor, documents: Tensor, k: int = 3) -> list[tuple[int, float]]:
     """The ``k`` documents most similar to ``query`` by cosine similarity, as
     ``(index, similarity)`` pairs, best first. ``query`` is ``(d,)``, ``documents`` ``(N, d)``.
-    Taught in chapter 6."""
+    Taught in chapter 8."""
     if query.dim() != 1 or documents.dim() != 2 or documents.shape[1] != query.shape[0]:
         raise ValueError(
             f"query must be (d,) and documents (N, d) with the same d, got {tuple(query.shape)} and "

@@ -465,7 +465,7 @@ class Seq2SeqTask(Task):
 
     ``src`` ``(N, S)`` and ``tgt`` ``(N, T+1)`` padded ids, each ``tgt`` row being
     ``[BOS] y1 .. yn [EOS] [PAD]..``. A batch is ``(src, tgt[:, :-1], targets)`` where
-    ``targets = tgt[:, 1:]`` with padding set to -100. Taught in chapter 6.
+    ``targets = tgt[:, 1:]`` with padding set to -100. Taught in chapter 8.
     """
 
     kind = "seq2seq"

@@ -1,4 +1,4 @@
-"""Tests for labkit.efficiency (chapter 7): compute, scaling, distillation, int8, pruning, risks.
+"""Tests for labkit.efficiency (chapter 9): compute, scaling, distillation, int8, pruning, risks.
 
 Tiny models only (one or two layers, width 16-32): every test runs in about a second.
 """

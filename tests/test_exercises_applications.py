@@ -1,4 +1,4 @@
-"""Chapter 6 exercises: the reference passes, known-wrong answers are named, other correct answers pass."""
+"""Chapter 8 exercises: the reference passes, known-wrong answers are named, other correct answers pass."""
 
 from __future__ import annotations
 

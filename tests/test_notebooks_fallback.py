@@ -1,4 +1,4 @@
-"""Chapters 6 and 7 also run, under nbval, where the real pretrained models are absent.
+"""Chapters 8 and 9 also run, under nbval, where the real pretrained models are absent.
 
 ``LABKIT_REAL_MODELS=off`` makes :func:`labkit.real_models.real_available` answer False, so
 every real-model cell takes its fallback (labkit's own tiny models, with a one-line notice).
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["course/06_applications.ipynb", "course/07_challenges.ipynb"]
+NOTEBOOKS = ["course/08_applications.ipynb", "course/09_challenges.ipynb"]
 
 
 def test_real_model_chapters_run_without_the_real_models() -> None:

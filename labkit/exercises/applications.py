@@ -1,7 +1,7 @@
-"""Exercises for chapter 6 (Applications): top-k and top-p filtering of logits, BLEU's clipped
+"""Exercises for chapter 8 (Applications): top-k and top-p filtering of logits, BLEU's clipped
 n-gram precision, and top-k search by cosine similarity.
 
-Taught in chapter 6.
+Taught in chapter 8.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:
-    """Keep the k largest logits along the last dim; set the others to -inf. Taught in chapter 6."""
+    """Keep the k largest logits along the last dim; set the others to -inf. Taught in chapter 8."""
     kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
     return logits.masked_fill(logits < kth_largest, NEG_INF)
 
@@ -76,7 +76,7 @@ def _topk_cases() -> list[Case]:
 register(
     Exercise(
         id="applications.top_k_filter",
-        chapter=6,
+        chapter=8,
         title="Top-k filtering",
         signature="(logits: Tensor, k: int) -> Tensor",
         task="Return a copy of logits where everything outside the k largest values of each row (last dim) "
@@ -122,7 +122,7 @@ register(
 def top_p_filter(logits: Tensor, p: float) -> Tensor:
     """Keep the smallest set of most likely tokens whose probabilities add up to ≥ p (at least one).
 
-    Taught in chapter 6.
+    Taught in chapter 8.
     """
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = torch.softmax(sorted_logits, dim=-1)
@@ -203,7 +203,7 @@ def _topp_cases() -> list[Case]:
 register(
     Exercise(
         id="applications.top_p_filter",
-        chapter=6,
+        chapter=8,
         title="Top-p (nucleus) filtering",
         signature="(logits: Tensor, p: float) -> Tensor",
         task="Return a copy of logits where only the smallest set of most likely tokens whose probabilities add "
@@ -254,7 +254,7 @@ def ngram_precision(hypothesis: list[str], reference: list[str], n: int) -> tupl
     """BLEU's clipped n-gram matches: ``(matches, total)`` for one hypothesis and one reference.
 
     ``total`` is the number of n-grams in the hypothesis; an n-gram counts as a match at most
-    as often as it occurs in the reference. Taught in chapter 6.
+    as often as it occurs in the reference. Taught in chapter 8.
     """
     from collections import Counter
 
@@ -306,7 +306,7 @@ def _ngram_cases() -> list[Case]:
 register(
     Exercise(
         id="applications.ngram_precision",
-        chapter=6,
+        chapter=8,
         title="BLEU's clipped n-gram precision",
         signature="(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]",
         task="Return (matches, total): total = the number of n-grams (runs of n tokens) in the hypothesis; "
@@ -348,7 +348,7 @@ def cosine_top_k(query: Tensor, documents: Tensor, k: int) -> Tensor:
     """Indices of the ``k`` documents most similar to ``query`` by cosine similarity, best first.
 
     ``query`` is ``(d,)``, ``documents`` ``(N, d)``; returns a LongTensor ``(k,)``. Taught in
-    chapter 6.
+    chapter 8.
     """
     q = query / query.norm()
     docs = documents / documents.norm(dim=-1, keepdim=True)
@@ -397,7 +397,7 @@ def _cosine_cases() -> list[Case]:
 register(
     Exercise(
         id="applications.cosine_top_k",
-        chapter=6,
+        chapter=8,
         title="Semantic search: top-k by cosine similarity",
         signature="(query: Tensor, documents: Tensor, k: int) -> Tensor",
         task="query is (d,), documents (N, d). Return a LongTensor of the indices of the k documents with the "

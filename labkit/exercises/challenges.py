@@ -1,7 +1,7 @@
-"""Exercises for chapter 7 (Challenges and the road ahead): the cost of training, fitting a
+"""Exercises for chapter 9 (Challenges and the road ahead): the cost of training, fitting a
 scaling law, and int8 quantisation.
 
-Taught in chapter 7.
+Taught in chapter 9.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .core import Case, Diagnosis, Exercise, register
 def training_flops(n_params: float, n_tokens: float) -> float:
     """Approximate training compute: 6 FLOPs per parameter per token (2 forward + 4 backward).
 
-    Taught in chapter 7.
+    Taught in chapter 9.
     """
     return 6.0 * n_params * n_tokens
 
@@ -45,7 +45,7 @@ def _flops_added(n_params: float, n_tokens: float) -> float:
 register(
     Exercise(
         id="challenges.training_flops",
-        chapter=7,
+        chapter=9,
         title="Training compute: about 6·N·D",
         signature="(n_params: float, n_tokens: float) -> float",
         task="Return the approximate number of floating-point operations needed to train a model with n_params "
@@ -98,7 +98,7 @@ register(
 def power_law_fit(n: list[float], loss: list[float]) -> tuple[float, float]:
     """Fit ``loss ≈ a · n^(-alpha)`` by least squares on the logarithms; return ``(a, alpha)``.
 
-    Taught in chapter 7.
+    Taught in chapter 9.
     """
     import numpy as np
 
@@ -157,7 +157,7 @@ def _fit_cases() -> list[Case]:
 register(
     Exercise(
         id="challenges.power_law_fit",
-        chapter=7,
+        chapter=9,
         title="Fit a scaling law: a straight line in log-log",
         signature="(n: list[float], loss: list[float]) -> tuple[float, float]",
         task="Fit loss ≈ a · n^(-alpha) by ordinary least squares on the logarithms (log loss against log n) "
@@ -196,7 +196,7 @@ def quantize_int8(w: Tensor) -> tuple[Tensor, float]:
     """Symmetric per-tensor int8 quantisation: ``q = round(w / scale)`` with ``scale = max|w| / 127``.
 
     Returns ``(q as int8, scale)``; ``q * scale`` approximates ``w``. A tensor of zeros gets
-    scale 1.0. Taught in chapter 7.
+    scale 1.0. Taught in chapter 9.
     """
     scale = float(w.abs().max()) / 127 if w.numel() and bool((w != 0).any()) else 1.0
     q = torch.round(w / scale).clamp(-127, 127).to(torch.int8)
@@ -242,7 +242,7 @@ def _q_cases() -> list[Case]:
 register(
     Exercise(
         id="challenges.quantize_int8",
-        chapter=7,
+        chapter=9,
         title="Quantise weights to int8",
         signature="(w: Tensor) -> tuple[Tensor, float]",
         task="Symmetric per-tensor int8 quantisation: scale = max|w| / 127 (1.0 when every weight is 0) and "

@@ -69,8 +69,10 @@ CHAPTER_TITLES = {
     3: "The Transformer",
     4: "Training",
     5: "Fine-tuning",
-    6: "Applications",
-    7: "Challenges",
+    6: "From model to assistant",
+    7: "Inference and deployment",
+    8: "Applications",
+    9: "Challenges",
 }
 
 _SOLUTIONS_OVERRIDE: bool | None = None

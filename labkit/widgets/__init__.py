@@ -2,7 +2,7 @@
 
 Taught across the course: the attention explorer in chapters 2–3, the softmax-temperature,
 √d_k and positional-encoding widgets in chapter 2, the live loss plot in chapter 4, the
-embedding projector in chapter 3 and the sampling explorer in chapter 6.
+embedding projector in chapter 3 and the sampling explorer in chapter 8.
 
 Every widget works offline (its JavaScript ships inside labkit; nothing loads from a CDN),
 and also stores a static SVG picture of itself in the notebook, shown wherever widgets cannot

@@ -5,7 +5,7 @@
 * :class:`PositionalEncodingExplorer` — the sinusoidal table and how positions resemble
   each other (chapter 2)
 * :class:`SamplingExplorer` — a model's next-token distribution under temperature, top-k and
-  top-p, and a button that samples (chapter 6)
+  top-p, and a button that samples (chapter 8)
 * :class:`LossPlot` — live train/validation curves, usable as the training loop's callback
   (chapter 4)
 * :class:`EmbeddingProjector` — token embeddings in 2-D/3-D by PCA, with hover labels
@@ -119,7 +119,7 @@ class SoftmaxTemperature(_Demo):
 
     Low T sharpens towards the largest logit (greedy); high T flattens towards uniform.
     ``temperature`` is a trait: set it from Python or ``observe`` it. ``probabilities(T)``
-    returns the numbers. Taught in chapter 2 (softmax) and chapter 6 (sampling).
+    returns the numbers. Taught in chapter 2 (softmax) and chapter 8 (sampling).
     """
 
     temperature = traitlets.Float(1.0)
@@ -470,7 +470,7 @@ class SamplingExplorer(_Demo):
     The model runs once per text; moving a slider only re-filters the stored scores.
     Traits: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off), ``text``.
     The filtering is :mod:`labkit.generate`'s, so the numbers equal
-    ``next_token_distribution(model, ids, temperature, top_k, top_p)``. Taught in chapter 6.
+    ``next_token_distribution(model, ids, temperature, top_k, top_p)``. Taught in chapter 8.
     """
 
     temperature = traitlets.Float(1.0)
