@@ -178,10 +178,15 @@ class TrainConfig:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config saved with ``asdict`` (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    def quiet(cls, max_steps: int, **overrides: Any) -> TrainConfig:
+        """A config for a short helper run inside a chapter: no progress bar, one evaluation at
+        the end, warm-up over the first tenth of the steps. ``overrides`` set any other field.
+
+        ``train(model, task, TrainConfig.quiet(300, lr=3e-3))``. Used from chapter 5 on.
+        """
+        base = {"max_steps": max_steps, "progress": False, "eval_every": 0,
+                "warmup_steps": max(1, max_steps // 10) if isinstance(max_steps, int) else 1}
+        return cls(**{**base, **overrides})
 
 
 # --------------------------------------------------------------------------------------------
