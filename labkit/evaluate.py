@@ -90,7 +90,9 @@ def lm_loss(
     return total / y.numel()
 
 
-def token_nll(model: nn.Module, ids: Sequence[int] | Tensor, block_size: int | None = None) -> Tensor:
+def token_nll(
+    model: nn.Module, ids: Sequence[int] | Tensor, block_size: int | None = None
+) -> Tensor:
     """``-log P(w_i | w_<i)`` in nats for tokens ``1 .. n-1`` of ``ids`` under a causal LM.
 
     Token ``i`` is predicted from the ``min(i, block_size)`` tokens before it (a sliding
