@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from labkit.env import set_threads
 from labkit.nn import MultiHeadAttention
 
 
@@ -52,10 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="default: torch's default")
+    p.add_argument("--threads", type=int, default=None, help="default: all usable cores")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)  # None: all usable cores (labkit's default would be one)
 
     torch.manual_seed(0)
     device = torch.device(args.device)

@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=1337)
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from labkit.env import set_threads
+
+    set_threads(args.threads)  # None: all usable cores (labkit's default would be one)
 
     from labkit.cli import read_text
     from labkit.data import corpus_entropy
@@ -65,10 +66,24 @@ def main(argv: list[str] | None = None) -> None:
     ids = torch.tensor(tok.encode(text), dtype=torch.long)
     val = ids[-n_val:]
     torch.manual_seed(args.seed)
-    model = TinyGPT(GPTConfig(vocab_size=len(tok), block_size=BLOCK_SIZE, n_layer=args.n_layer, n_head=4,
-                              d_model=args.n_embd, activation="relu"))
-    config = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=0,
-                         progress=False, seed=args.seed)
+    model = TinyGPT(
+        GPTConfig(
+            vocab_size=len(tok),
+            block_size=BLOCK_SIZE,
+            n_layer=args.n_layer,
+            n_head=4,
+            d_model=args.n_embd,
+            activation="relu",
+        )
+    )
+    config = TrainConfig(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        eval_every=0,
+        progress=False,
+        seed=args.seed,
+    )
     t = time.perf_counter()
     Trainer(model, CausalLMTask(ids[:-n_val], val, BLOCK_SIZE), config).fit()
     seconds = time.perf_counter() - t
@@ -79,7 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     total, n = torch.zeros(BLOCK_SIZE), 0
     with torch.no_grad():
         for _ in range(200):
-            rows = val[torch.randint(len(val) - BLOCK_SIZE, (24, 1), generator=gen) + torch.arange(BLOCK_SIZE + 1)]
+            rows = val[
+                torch.randint(len(val) - BLOCK_SIZE, (24, 1), generator=gen)
+                + torch.arange(BLOCK_SIZE + 1)
+            ]
             logits = model(rows[:, :-1])
             total += F.cross_entropy(logits.transpose(1, 2), rows[:, 1:], reduction="none").sum(0)
             n += rows.shape[0]
@@ -87,25 +105,43 @@ def main(argv: list[str] | None = None) -> None:
     vtext = text[-n_val:]
     pairs, firsts = Counter(zip(vtext, vtext[1:])), Counter(vtext[:-1])
     bigram = -sum(c / (n_val - 1) * math.log(c / firsts[a]) for (a, _), c in pairs.items())
-    result = {"text": args.text, "steps": args.steps, "batch_size": args.batch_size,
-              "tokens_seen": args.steps * args.batch_size * BLOCK_SIZE, "seconds": round(seconds, 1),
-              "parameters": model.num_parameters(), "val_loss": round(mean, 4),
-              "per_position": [round(x, 3) for x in per_position],
-              "mean_positions_10_to_63": round(sum(per_position[10:]) / (BLOCK_SIZE - 10), 4),
-              "entropy_given_one_character": round(bigram, 4)}
-    print(f"{args.steps} steps of {args.batch_size} x {BLOCK_SIZE} characters ({result['tokens_seen']:,} tokens) "
-          f"in {seconds:.0f}s; {model.num_parameters():,} parameters")
+    result = {
+        "text": args.text,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "tokens_seen": args.steps * args.batch_size * BLOCK_SIZE,
+        "seconds": round(seconds, 1),
+        "parameters": model.num_parameters(),
+        "val_loss": round(mean, 4),
+        "per_position": [round(x, 3) for x in per_position],
+        "mean_positions_10_to_63": round(sum(per_position[10:]) / (BLOCK_SIZE - 10), 4),
+        "entropy_given_one_character": round(bigram, 4),
+    }
+    print(
+        f"{args.steps} steps of {args.batch_size} x {BLOCK_SIZE} characters "
+        f"({result['tokens_seen']:,} tokens) "
+        f"in {seconds:.0f}s; {model.num_parameters():,} parameters"
+    )
     print(f"validation loss (train_speed.py's windows): {mean:.4f}")
     print("loss by position:", " ".join(f"{x:.2f}" for x in per_position))
-    print(f"positions 0-9 add {sum(per_position[:10]) / BLOCK_SIZE:.4f} to the mean; positions 10-63 "
-          f"average {result['mean_positions_10_to_63']:.4f}; best possible at position 0 (entropy of a "
-          f"character given the one before) {bigram:.4f}")
+    print(
+        f"positions 0-9 add {sum(per_position[:10]) / BLOCK_SIZE:.4f} to the mean; "
+        f"positions 10-63 average {result['mean_positions_10_to_63']:.4f}; best possible at "
+        f"position 0 (entropy of a character given the one before) {bigram:.4f}"
+    )
     if args.text.startswith("corpus:"):
         entropy = corpus_entropy(args.text.split(":", 1)[1])
         bound = (sum(per_position[:10]) + (BLOCK_SIZE - 10) * entropy) / BLOCK_SIZE
-        result.update({"corpus_entropy": round(entropy, 4), "mean_if_positions_10_on_at_entropy": round(bound, 4)})
-        print(f"the corpus's exact entropy is {entropy:.4f} nats/char; with positions 10-63 at that entropy and "
-              f"positions 0-9 as above, the mean would be {bound:.4f}")
+        result.update(
+            {
+                "corpus_entropy": round(entropy, 4),
+                "mean_if_positions_10_on_at_entropy": round(bound, 4),
+            }
+        )
+        print(
+            f"the corpus's exact entropy is {entropy:.4f} nats/char; with positions 10-63 at "
+            f"that entropy and positions 0-9 as above, the mean would be {bound:.4f}"
+        )
     print(json.dumps(result))
 
 

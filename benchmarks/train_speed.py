@@ -40,6 +40,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import torch
@@ -58,7 +59,10 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.c_attn = nn.Linear(N_EMBD, 3 * N_EMBD)  # query, key, value in one matrix
         self.c_proj = nn.Linear(N_EMBD, N_EMBD)
-        self.register_buffer("mask", torch.tril(torch.ones(BLOCK_SIZE, BLOCK_SIZE)).view(1, 1, BLOCK_SIZE, BLOCK_SIZE))
+        self.register_buffer(
+            "mask",
+            torch.tril(torch.ones(BLOCK_SIZE, BLOCK_SIZE)).view(1, 1, BLOCK_SIZE, BLOCK_SIZE),
+        )
 
     def forward(self, x):
         B, T, C = x.size()
@@ -172,11 +176,27 @@ def estimate_loss(model, val_ids, batches, seed=0):
     offsets = torch.arange(BLOCK_SIZE + 1)
     losses = []
     for _ in range(batches):
-        rows = val_ids[torch.randint(len(val_ids) - BLOCK_SIZE, (BATCH_SIZE, 1), generator=gen) + offsets]
+        rows = val_ids[
+            torch.randint(len(val_ids) - BLOCK_SIZE, (BATCH_SIZE, 1), generator=gen) + offsets
+        ]
         x, y = rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
         losses.append(model(x, y)[1].item())
     model.train()
     return sum(losses) / len(losses)
+
+
+class ShareCounter:
+    """A training callback that sees how many threads share each batch (public behaviour only:
+    labkit names its sharing threads ``labkit-share``), so the script runs on any labkit tree."""
+
+    def __init__(self):
+        self.most = 1
+
+    def _count(self, m):
+        names = [t.name for t in threading.enumerate() if t.name.startswith("labkit-share")]
+        self.most = max(self.most, 1 + len(names))
+
+    on_step = on_end = _count
 
 
 def machine():
@@ -188,7 +208,8 @@ def machine():
                 break
     except OSError:
         pass
-    return f"{name}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    cpus, threads = os.cpu_count(), torch.get_num_threads()
+    return f"{name}, {cpus} logical CPUs, torch {torch.__version__}, {threads} threads"
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,25 +219,40 @@ def machine():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--text", default="corpus:en", help="a text file, or corpus:en / corpus:zh (default)")
-    p.add_argument("--steps", type=int, default=2000, help="steps of each trainer at the identical config")
+    p.add_argument(
+        "--text", default="corpus:en", help="a text file, or corpus:en / corpus:zh (default)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=2000, help="steps of each trainer at the identical config"
+    )
     p.add_argument("--chunk", type=int, default=50, help="steps per interleaved chunk")
-    p.add_argument("--budget-steps", type=int, default=2000,
-                   help="the labkit CLI gets the baseline's wall time for this many steps")
+    p.add_argument(
+        "--budget-steps",
+        type=int,
+        default=2000,
+        help="the labkit CLI gets the baseline's wall time for this many steps",
+    )
     p.add_argument("--skip-budget", action="store_true", help="only measure speed")
     p.add_argument("--eval-batches", type=int, default=100)
     p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads for both trainers and the CLI (default: torch's choice)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for both trainers and the CLI (default: torch's choice)",
+    )
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads_before = torch.get_num_threads()
 
+    import labkit
     from labkit.cli import read_text
     from labkit.models import GPTConfig, TinyGPT
     from labkit.tokenizers import train_char_tokenizer
     from labkit.train import CausalLMTask, TrainConfig, Trainer
+
+    # after the imports: a labkit that pins one thread when imported must not change the count
+    torch.set_num_threads(args.threads or threads_before)
 
     print(f"machine: {machine()}")
     print(f"load average before: {os.getloadavg()}")
@@ -228,28 +264,59 @@ def main(argv=None):
     base_ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
     tok = train_char_tokenizer(text)
     lab_ids = torch.tensor(tok.encode(text), dtype=torch.long)
-    print(f"text: {args.text}, {len(text):,} characters, {len(chars)} distinct; val = last {n_val:,}")
+    print(
+        f"text: {args.text}, {len(text):,} characters, {len(chars)} distinct; val = last {n_val:,}"
+    )
 
     torch.manual_seed(args.seed)
     base = Baseline(base_ids[:-n_val], len(chars))
     torch.manual_seed(args.seed)
-    model = TinyGPT(GPTConfig(vocab_size=len(tok), block_size=BLOCK_SIZE, n_layer=N_LAYER, n_head=N_HEAD,
-                              d_model=N_EMBD, dropout=0.0, activation="gelu"))  # nn.GELU() is the exact GELU
-    same = TrainConfig(max_steps=args.steps + 1, batch_size=BATCH_SIZE, lr=LR, min_lr=LR, warmup_steps=0,
-                       weight_decay=0.01, betas=(0.9, 0.999), grad_clip=0.0, eval_every=0, progress=False,
-                       log_every=100, seed=args.seed)
-    trainer = Trainer(model, CausalLMTask(lab_ids[:-n_val], lab_ids[-n_val:], BLOCK_SIZE), same)
-    threads, shares = torch.get_num_threads(), trainer._cpu_workers()
-    how = (f"labkit shares each batch between {shares} threads of {max(1, threads // shares)} core(s)"
-           if shares > 1 else "labkit too")
-    print(f"threads: {threads} (baseline: PyTorch's per-operation threads; {how})")
+    model = TinyGPT(
+        GPTConfig(
+            vocab_size=len(tok),
+            block_size=BLOCK_SIZE,
+            n_layer=N_LAYER,
+            n_head=N_HEAD,
+            d_model=N_EMBD,
+            dropout=0.0,
+            activation="gelu",
+        )
+    )  # nn.GELU() is the exact GELU
+    same = TrainConfig(
+        max_steps=args.steps + 1,
+        batch_size=BATCH_SIZE,
+        lr=LR,
+        min_lr=LR,
+        warmup_steps=0,
+        weight_decay=0.01,
+        betas=(0.9, 0.999),
+        grad_clip=0.0,
+        eval_every=0,
+        progress=False,
+        log_every=100,
+        seed=args.seed,
+    )
+    shares = ShareCounter()
+    task = CausalLMTask(lab_ids[:-n_val], lab_ids[-n_val:], BLOCK_SIZE)
+    trainer = Trainer(model, task, same, callbacks=[shares])
+    threads = torch.get_num_threads()
 
     # warm up both (first steps allocate memory), then interleave timed chunks
     base.train(3)
     trainer.fit(stop_at=3)
+    how = (
+        f"labkit shares each batch between {shares.most} threads of "
+        f"{max(1, threads // shares.most)} core(s)"
+        if shares.most > 1
+        else "labkit too"
+    )
+    print(f"threads: {threads} (baseline: PyTorch's per-operation threads; {how})")
     t_base = t_lab = 0.0
     done = 3
-    print(f"1) identical configuration, {args.steps} steps each, interleaved in chunks of {args.chunk}:")
+    print(
+        f"1) identical configuration, {args.steps} steps each, "
+        f"interleaved in chunks of {args.chunk}:"
+    )
     while done < args.steps:
         n = min(args.chunk, args.steps - done)
         t = time.perf_counter()
@@ -267,49 +334,106 @@ def main(argv=None):
     val_base = estimate_loss(base.model, base_ids[-n_val:], args.eval_batches)
     val_lab = estimate_loss(model, lab_ids[-n_val:], args.eval_batches)
     results = {
-        "machine": machine(), "text": args.text, "characters": len(text), "steps": args.steps,
-        "threads": threads, "labkit_batch_shares": shares,
-        "baseline_tokens_per_s": round(tok_base), "labkit_tokens_per_s": round(tok_lab),
+        "machine": machine(),
+        "text": args.text,
+        "characters": len(text),
+        "steps": args.steps,
+        "threads": threads,
+        "labkit_batch_shares": shares.most,
+        "baseline_tokens_per_s": round(tok_base),
+        "labkit_tokens_per_s": round(tok_lab),
         "speed_ratio": round(tok_lab / tok_base, 3),
-        "baseline_ms_per_step": round(1000 * t_base / timed, 2), "labkit_ms_per_step": round(1000 * t_lab / timed, 2),
-        "baseline_val_loss": round(val_base, 4), "labkit_val_loss_same_config": round(val_lab, 4),
+        "baseline_ms_per_step": round(1000 * t_base / timed, 2),
+        "labkit_ms_per_step": round(1000 * t_lab / timed, 2),
+        "baseline_val_loss": round(val_base, 4),
+        "labkit_val_loss_same_config": round(val_lab, 4),
     }
-    print(f"  baseline: {tok_base:,.0f} tokens/s ({results['baseline_ms_per_step']} ms/step), val loss {val_base:.4f}")
-    print(f"  labkit:   {tok_lab:,.0f} tokens/s ({results['labkit_ms_per_step']} ms/step), val loss {val_lab:.4f}")
+    print(
+        f"  baseline: {tok_base:,.0f} tokens/s ({results['baseline_ms_per_step']} ms/step), "
+        f"val loss {val_base:.4f}"
+    )
+    print(
+        f"  labkit:   {tok_lab:,.0f} tokens/s ({results['labkit_ms_per_step']} ms/step), "
+        f"val loss {val_lab:.4f}"
+    )
     print(f"  speed ratio labkit / baseline: {tok_lab / tok_base:.2f}x")
 
     if not args.skip_budget:
         budget = t_base / timed * args.budget_steps  # the baseline's wall time for budget_steps
-        print(f"2) labkit CLI with --time-budget {budget:.1f}s (= baseline wall time for {args.budget_steps} steps):")
+        print(
+            f"2) labkit CLI with --time-budget {budget:.1f}s "
+            f"(= baseline wall time for {args.budget_steps} steps):"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "run")
             # the CLI's own default recipe (model shape, batch, schedule); only the budget is ours
-            cmd = [sys.executable, "-m", "labkit", "train", args.text, "--out", out, "--time-budget", f"{budget:.2f}",
-                   "--seed", str(args.seed), "--json", "--quiet", "--threads", str(torch.get_num_threads())]
+            cmd = [
+                sys.executable,
+                "-m",
+                "labkit",
+                "train",
+                args.text,
+                "--out",
+                out,
+                "--time-budget",
+                f"{budget:.2f}",
+                "--seed",
+                str(args.seed),
+                "--json",
+                "--quiet",
+                "--threads",
+                str(torch.get_num_threads()),
+            ]
             print("  $ " + " ".join(cmd[1:]), flush=True)
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            # run the CLI from the labkit tree this script imported (PYTHONPATH=/old/tree works:
+            # `python -m` puts the working directory first on sys.path)
+            root = os.path.dirname(os.path.dirname(os.path.abspath(labkit.__file__)))
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=root)
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)
                 raise SystemExit(f"the labkit CLI failed with exit code {proc.returncode}")
             cli = json.loads(proc.stdout.strip().splitlines()[-1])
-            peak_rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+            peak_rss_mib = (
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            )  # KiB on Linux
             from labkit.models import load
 
             cli_model = load(out)
             if cli_model.config.block_size < BLOCK_SIZE:
-                raise SystemExit(f"the CLI's model has block size {cli_model.config.block_size} < {BLOCK_SIZE}")
+                raise SystemExit(
+                    f"the CLI's model has block size {cli_model.config.block_size} < {BLOCK_SIZE}"
+                )
             val_cli = estimate_loss(cli_model, lab_ids[-n_val:], args.eval_batches)
-            shape = {k: getattr(cli_model.config, k) for k in ("n_layer", "n_head", "d_model", "block_size", "activation")}
-        results.update({
-            "budget_seconds": round(budget, 2), "cli_steps": cli["steps"], "cli_seconds": cli["seconds"],
-            "cli_batch_size": cli["batch_size"], "cli_lr": cli["lr"], "cli_tokens_per_s": cli["tokens_per_s"],
-            "cli_val_loss": round(val_cli, 4), "cli_val_loss_gain": round(val_base - val_cli, 4),
-            "cli_peak_rss_mib": round(peak_rss_mib, 1), "cli_model": shape, "cli_parameters": cli["parameters"],
-        })
-        print(f"  CLI model: {shape}, {cli['parameters']:,} parameters, batch {cli['batch_size']}, peak lr {cli['lr']}")
-        print(f"  labkit CLI: {cli['steps']} steps in {cli['seconds']:.1f}s (+{cli['setup_seconds']:.1f}s set-up), "
-              f"{cli['tokens_per_s']:,.0f} tokens/s, val loss {val_cli:.4f} "
-              f"(baseline after {args.steps} steps: {val_base:.4f}; better by {val_base - val_cli:.4f} nats)")
+            shape = {
+                k: getattr(cli_model.config, k)
+                for k in ("n_layer", "n_head", "d_model", "block_size", "activation")
+            }
+        results.update(
+            {
+                "budget_seconds": round(budget, 2),
+                "cli_steps": cli["steps"],
+                "cli_seconds": cli["seconds"],
+                "cli_batch_size": cli["batch_size"],
+                "cli_lr": cli["lr"],
+                "cli_tokens_per_s": cli["tokens_per_s"],
+                "cli_val_loss": round(val_cli, 4),
+                "cli_val_loss_gain": round(val_base - val_cli, 4),
+                "cli_peak_rss_mib": round(peak_rss_mib, 1),
+                "cli_model": shape,
+                "cli_parameters": cli["parameters"],
+            }
+        )
+        print(
+            f"  CLI model: {shape}, {cli['parameters']:,} parameters, "
+            f"batch {cli['batch_size']}, peak lr {cli['lr']}"
+        )
+        print(
+            f"  labkit CLI: {cli['steps']} steps in {cli['seconds']:.1f}s "
+            f"(+{cli['setup_seconds']:.1f}s set-up), "
+            f"{cli['tokens_per_s']:,.0f} tokens/s, val loss {val_cli:.4f} "
+            f"(baseline after {args.steps} steps: {val_base:.4f}; "
+            f"better by {val_base - val_cli:.4f} nats)"
+        )
         print(f"3) peak RSS of the CLI run: {peak_rss_mib:.0f} MiB")
     print(f"load average after: {os.getloadavg()}")
     print(json.dumps(results))

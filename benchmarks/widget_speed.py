@@ -93,44 +93,85 @@ def main(argv: list[str] | None = None) -> int:
     a = attention(L, H, T)
     tokens = [f"tok{i}" for i in range(T)]
     print(f"attention explorer, {L} layers × {H} heads × {T} tokens")
-    report("build AttentionExplorer", timed(lambda i: lw.AttentionExplorer(a, tokens), max(args.repeats // 5, 3)))
+    report(
+        "build AttentionExplorer",
+        timed(lambda i: lw.AttentionExplorer(a, tokens), max(args.repeats // 5, 3)),
+    )
     ex = lw.AttentionExplorer(a, tokens)
     ex.comm = comm = SerialisingComm()
-    report("change layer (slice + send one layer)", timed(lambda i: setattr(ex, "layer", i % L), args.repeats))
-    report("change head (browser has the data)", timed(lambda i: setattr(ex, "head", i % H), args.repeats))
+    report(
+        "change layer (slice + send one layer)",
+        timed(lambda i: setattr(ex, "layer", i % L), args.repeats),
+    )
+    report(
+        "change head (browser has the data)",
+        timed(lambda i: setattr(ex, "head", i % H), args.repeats),
+    )
     views = ("head", "layer", "model")
     report("change view", timed(lambda i: setattr(ex, "view", views[i % 3]), args.repeats))
-    report("static picture (notebook fallback)", timed(lambda i: ex._repr_mimebundle_(), max(args.repeats // 5, 3)))
-    print(f"  one layer change sends {len(ex._layer_bytes) / 1024:.0f} KiB; "
-          f"thumbnails {len(ex._thumb_bytes) / 1024:.0f} KiB once; total sent {comm.bytes_sent / 1e6:.1f} MB")  # fmt: skip
+    report(
+        "static picture (notebook fallback)",
+        timed(lambda i: ex._repr_mimebundle_(), max(args.repeats // 5, 3)),
+    )
+    print(
+        f"  one layer change sends {len(ex._layer_bytes) / 1024:.0f} KiB; "
+        f"thumbnails {len(ex._thumb_bytes) / 1024:.0f} KiB once; "
+        f"total sent {comm.bytes_sent / 1e6:.1f} MB"
+    )
 
     long = attention(L, H, args.long)
     big = lw.AttentionExplorer(long, [str(i) for i in range(args.long)])
     big.comm = SerialisingComm()
     starts = (0, args.long // 4, args.long // 2)
-    report(f"move the window ({args.long} tokens, window 256)",
-           timed(lambda i: setattr(big, "window_start", starts[i % 3]), max(args.repeats // 5, 3)))  # fmt: skip
+    report(
+        f"move the window ({args.long} tokens, window 256)",
+        timed(lambda i: setattr(big, "window_start", starts[i % 3]), max(args.repeats // 5, 3)),
+    )
 
     print("teaching widgets")
     soft = lw.SoftmaxTemperature(np.linspace(3, -3, 50), [f"w{i}" for i in range(50)])
-    report("softmax temperature slider", timed(lambda i: setattr(soft, "temperature", 0.2 + i % 20 / 5), args.repeats))
+    report(
+        "softmax temperature slider",
+        timed(lambda i: setattr(soft, "temperature", 0.2 + i % 20 / 5), args.repeats),
+    )
     pe = lw.PositionalEncodingExplorer(max_len=128, d_model=128)
-    report("positional encoding: move position", timed(lambda i: setattr(pe, "position", i % 128), args.repeats))
+    report(
+        "positional encoding: move position",
+        timed(lambda i: setattr(pe, "position", i % 128), args.repeats),
+    )
     tok = train_bpe_tokenizer("the cat sat on the mat. " * 50, vocab_size=300)
     torch.manual_seed(0)
     model = TinyGPT(vocab_size=len(tok), n_layer=4, n_head=4, d_model=128, block_size=128)
     sampler = lw.SamplingExplorer(model, tok, "the cat sat on the")
-    report("sampling: temperature slider (no model run)",
-           timed(lambda i: setattr(sampler, "temperature", 0.3 + i % 10 / 5), args.repeats))  # fmt: skip
-    report("sampling: top-p slider (no model run)",
-           timed(lambda i: setattr(sampler, "top_p", 0.5 + i % 10 / 20), args.repeats))  # fmt: skip
-    report("sampling: sample + re-run model", timed(lambda i: sampler.sample(), max(args.repeats // 5, 3)))
+    report(
+        "sampling: temperature slider (no model run)",
+        timed(lambda i: setattr(sampler, "temperature", 0.3 + i % 10 / 5), args.repeats),
+    )
+    report(
+        "sampling: top-p slider (no model run)",
+        timed(lambda i: setattr(sampler, "top_p", 0.5 + i % 10 / 20), args.repeats),
+    )
+    report(
+        "sampling: sample + re-run model",
+        timed(lambda i: sampler.sample(), max(args.repeats // 5, 3)),
+    )
 
-    worst = max(results["change layer (slice + send one layer)"]["p90_ms"],
-                results["change head (browser has the data)"]["p90_ms"],
-                results["softmax temperature slider"]["p90_ms"])  # fmt: skip
+    worst = max(
+        results["change layer (slice + send one layer)"]["p90_ms"],
+        results["change head (browser has the data)"]["p90_ms"],
+        results["softmax temperature slider"]["p90_ms"],
+    )
     print(f"target ≤ 50 ms per layer/head/temperature change: worst p90 {worst:.2f} ms")
-    print(json.dumps({"layers": L, "heads": H, "tokens": T, **{k: round(v["median_ms"], 3) for k, v in results.items()}}))
+    print(
+        json.dumps(
+            {
+                "layers": L,
+                "heads": H,
+                "tokens": T,
+                **{k: round(v["median_ms"], 3) for k, v in results.items()},
+            }
+        )
+    )
     return 0
 
 

@@ -1,9 +1,12 @@
 """labkit: the lab bench of LLM Lab, a hands-on course on how large language models work.
 
-``import labkit`` is cheap (it does not import torch); the submodules load on first use:
-``labkit.data``, ``labkit.tokenizers``, ``labkit.nn``, ``labkit.models``, ``labkit.generate``,
-``labkit.train``, ``labkit.widgets``, ``labkit.exercises``. ``labkit.progress()`` prints the
-exercises you have passed; ``labkit.doctor()`` checks your environment.
+``import labkit`` is cheap (it does not import torch); the submodules load on first use.
+Concept modules, reused by several chapters: ``data``, ``tokenizers``, ``nn``, ``models``,
+``hf``, ``generate``, ``evaluate``, ``quantize``, ``train``, ``checkpoint``, ``distributed``,
+``real_models``, ``widgets``, ``exercises``, ``env``, ``doctor``. Chapter modules, named after
+their notebook: ``labkit.chapters.training`` (chapter 4), ``finetuning`` (5),
+``applications`` (8), ``challenges`` (9). ``labkit.progress()`` prints the exercises you have
+passed; ``labkit.doctor()`` checks your environment (chapter 0).
 """
 
 from __future__ import annotations
@@ -14,13 +17,27 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "checkpoint", "cli", "data", "distributed", "efficiency", "env", "exercises", "finetune",
-    "generate", "hf", "models", "nn", "pretraining", "real_models", "tasks", "tokenizers",
-    "train", "widgets",
+    "chapters",
+    "checkpoint",
+    "cli",
+    "data",
+    "distributed",
+    "env",
+    "evaluate",
+    "exercises",
+    "generate",
+    "hf",
+    "models",
+    "nn",
+    "quantize",
+    "real_models",
+    "tokenizers",
+    "train",
+    "widgets",
 }
 _SHORTCUTS = {
     "progress": ("labkit.exercises", "progress"),
-    "doctor": ("labkit.env", "doctor"),
+    "doctor": ("labkit.doctor", "doctor"),
     "get_device": ("labkit.env", "get_device"),
     "seed_everything": ("labkit.env", "seed_everything"),
 }

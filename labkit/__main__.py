@@ -2,6 +2,8 @@
 
 Each command lives in the module that owns it and exposes a function ``f(argv) -> int``;
 this file only dispatches, importing the module on demand so ``doctor`` stays fast.
+Taught in chapter 0 (``labkit doctor``), chapter 4 (``labkit train``) and chapter 8
+(``labkit generate``, ``labkit export``, ``labkit models``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import sys
 
 # name -> ("module:function", one-line summary); the function takes argv and returns an exit code.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "doctor": ("labkit.env:cli", "check the environment: packages, device, threads, network"),
+    "doctor": ("labkit.doctor:cli", "check the environment: packages, device, threads, network"),
     "train": ("labkit.cli:train_cli", "train a tiny GPT on a text file (nanoGPT-style options)"),
     "generate": ("labkit.cli:generate_cli", "sample text from a trained checkpoint"),
     "export": ("labkit.cli:export_cli", "export a checkpoint to a Hugging Face directory"),
-    "models": ("labkit.real_models:cli", "install / list / remove the real pretrained models (ch 8-7)"),
+    "models": (
+        "labkit.real_models:cli",
+        "install / list / remove the real pretrained models (ch. 8-9)",
+    ),
 }
 
 

@@ -21,9 +21,6 @@ folder into place with two renames (old → ``.NAME.old-…``, new → ``NAME``)
 old one. A process killed at any moment therefore leaves either the previous checkpoint or
 the new one, never a mixture; if it dies between the two renames, the next
 :func:`find_checkpoint` puts the old folder back.
-
-Testing hook: ``$LABKIT_CHECKPOINT_DELAY`` (seconds) makes :func:`save_checkpoint` sleep after
-each file it writes, so a test can kill a process in the middle of a save.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ import json
 import os
 import random
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +39,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
+
+from labkit._util import model_device
 
 __all__ = [
     "FORMAT",
@@ -66,7 +64,9 @@ _MARKERS = (STATE_FILE, "model.safetensors")
 # --------------------------------------------------------------------------------------------
 
 
-def optimizer_state_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+def optimizer_state_to_tensors(
+    optimizer: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Split ``optimizer.state_dict()`` into tensors (for safetensors) and JSON-able rest.
 
     Tensors are named ``"<param index>.<name>"`` (e.g. ``"3.exp_avg"``). Taught in chapter 4.
@@ -85,7 +85,10 @@ def optimizer_state_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[s
 
 
 def optimizer_state_from_tensors(tensors: dict[str, torch.Tensor], meta: dict) -> dict[str, Any]:
-    """Rebuild an ``optimizer.state_dict()`` from :func:`optimizer_state_to_tensors`' output."""
+    """Rebuild an ``optimizer.state_dict()`` from :func:`optimizer_state_to_tensors`' output.
+
+    Taught in chapter 4.
+    """
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         index, name = key.split(".", 1)
@@ -95,7 +98,9 @@ def optimizer_state_from_tensors(tensors: dict[str, torch.Tensor], meta: dict) -
     groups = []
     for group in meta["param_groups"]:
         # JSON turned tuples (Adam's betas) into lists; give the optimizer its tuples back.
-        groups.append({k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in group.items()})
+        groups.append(
+            {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in group.items()}
+        )
     return {"state": state, "param_groups": groups}
 
 
@@ -118,7 +123,9 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def capture_rng(generators: dict[str, torch.Generator] | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+def capture_rng(
+    generators: dict[str, torch.Generator] | None = None,
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Snapshot every random state that affects training: torch's global CPU generator,
     CUDA's, NumPy's, Python's ``random`` and the named ``generators`` (e.g. the batch sampler).
 
@@ -141,9 +148,11 @@ def capture_rng(generators: dict[str, torch.Generator] | None = None) -> tuple[d
 
 
 def restore_rng(
-    tensors: dict[str, torch.Tensor], meta: dict, generators: dict[str, torch.Generator] | None = None
+    tensors: dict[str, torch.Tensor],
+    meta: dict,
+    generators: dict[str, torch.Generator] | None = None,
 ) -> None:
-    """Put back the random states saved by :func:`capture_rng`."""
+    """Put back the random states saved by :func:`capture_rng`. Taught in chapter 4."""
     torch.set_rng_state(tensors["torch"])
     cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda."))]
     if cuda and torch.cuda.is_available():
@@ -163,7 +172,10 @@ def restore_rng(
 
 
 def is_checkpoint(directory: str | os.PathLike) -> bool:
-    """True if ``directory`` holds a model (``model.safetensors``) or a full training checkpoint."""
+    """True if ``directory`` holds a model (``model.safetensors``) or a full training checkpoint.
+
+    Taught in chapter 4.
+    """
     d = Path(directory)
     return d.is_dir() and any((d / m).exists() for m in _MARKERS)
 
@@ -182,12 +194,6 @@ def find_checkpoint(directory: str | os.PathLike) -> Path | None:
                 d.rmdir()
             os.rename(olds[-1], d)
     return d if is_checkpoint(d) else None
-
-
-def _delay() -> None:
-    seconds = float(os.environ.get("LABKIT_CHECKPOINT_DELAY", "0") or 0)
-    if seconds > 0:
-        time.sleep(seconds)
 
 
 @contextmanager
@@ -257,18 +263,14 @@ def save_checkpoint(
             model.save(tmp)
         else:
             save_model(model, str(tmp / "model.safetensors"))
-        _delay()
         meta: dict[str, Any] = {"format": FORMAT, "state": _jsonable(state or {})}
         if optimizer is not None:
             tensors, meta["optimizer"] = optimizer_state_to_tensors(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))
-            _delay()
         rng_tensors, meta["rng"] = capture_rng(generators)
         save_file({k: v.contiguous() for k, v in rng_tensors.items()}, str(tmp / "rng.safetensors"))
-        _delay()
         if tokenizer is not None:
             tokenizer.save_pretrained(str(tmp))
-            _delay()
         (tmp / STATE_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
     return Path(directory)
 
@@ -290,8 +292,10 @@ def load_checkpoint(
     d = find_checkpoint(directory)
     if d is None:
         raise FileNotFoundError(f"no labkit checkpoint in {Path(directory).absolute()}")
-    device = next(_unwrap(model).parameters()).device
-    missing, unexpected = load_model(_unwrap(model), str(d / "model.safetensors"), strict=False, device=str(device))
+    device = model_device(_unwrap(model))
+    missing, unexpected = load_model(
+        _unwrap(model), str(d / "model.safetensors"), strict=False, device=str(device)
+    )
     if missing or unexpected:
         raise ValueError(
             f"the checkpoint in {d} does not fit this model (missing {sorted(missing)[:5]}, "

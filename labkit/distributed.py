@@ -12,22 +12,27 @@ Taught in chapter 4 (scaling out). The idea of data-parallel training (DDP):
 
 The backend moves the numbers: ``gloo`` on CPUs, ``nccl`` between NVIDIA GPUs. Outside
 ``torchrun`` every helper here behaves as a single process (rank 0 of 1), so the same code
-runs both ways. In a notebook, where ``torchrun`` cannot start the kernel, :func:`launch`
-starts N local processes instead.
+runs both ways.
+
+From a notebook, :func:`run_torchrun` starts ``torchrun`` on a course script
+(:func:`find_script` finds ``course/scripts/train_ddp.py``; :func:`torchrun_command` is the
+command line) and :func:`rank_checksums` reads back the weight checksum each rank printed.
 """
 
 from __future__ import annotations
 
 import os
-import socket
+import re
+import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+
+from labkit._util import check_positive_int
 
 __all__ = [
     "DistInfo",
@@ -36,20 +41,24 @@ __all__ = [
     "is_distributed",
     "rank",
     "world_size",
-    "is_main_process",
     "shard",
     "all_reduce_mean",
     "all_reduce_min",
     "barrier",
-    "free_port",
-    "launch",
+    "find_script",
+    "torchrun_command",
+    "run_torchrun",
+    "rank_checksums",
 ]
 
 
 @dataclass
 class DistInfo:
     """Who this process is: ``rank`` of ``world_size``, its ``local_rank`` on this machine,
-    the ``device`` it computes on and the ``backend`` ("gloo", "nccl" or None when alone)."""
+    the ``device`` it computes on and the ``backend`` ("gloo", "nccl" or None when alone).
+
+    Taught in chapter 4.
+    """
 
     rank: int
     world_size: int
@@ -64,23 +73,18 @@ class DistInfo:
 
 
 def is_distributed() -> bool:
-    """True inside an initialised process group (e.g. under ``torchrun``)."""
+    """True inside an initialised process group (e.g. under ``torchrun``). Taught in chapter 4."""
     return dist.is_available() and dist.is_initialized()
 
 
 def rank() -> int:
-    """This process's rank (0 when not distributed)."""
+    """This process's rank (0 when not distributed). Taught in chapter 4."""
     return dist.get_rank() if is_distributed() else 0
 
 
 def world_size() -> int:
-    """The number of processes (1 when not distributed)."""
+    """The number of processes (1 when not distributed). Taught in chapter 4."""
     return dist.get_world_size() if is_distributed() else 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0 (and in a plain single process)."""
-    return rank() == 0
 
 
 def init_distributed(backend: str | None = None, device: str | None = None) -> DistInfo:
@@ -109,7 +113,10 @@ def init_distributed(backend: str | None = None, device: str | None = None) -> D
 
 
 def cleanup() -> None:
-    """Wait for every rank, then leave the process group (call at the end of a script)."""
+    """Wait for every rank, then leave the process group (call at the end of a script).
+
+    Taught in chapter 4.
+    """
     if is_distributed():
         dist.barrier()
         dist.destroy_process_group()
@@ -122,15 +129,22 @@ def shard(data: Any, rank: int, world_size: int) -> Any:
     trailing items (every rank gets the same length). Taught in chapter 4.
     """
     if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in 0..world_size-1, got rank={rank}, world_size={world_size}")
+        raise ValueError(
+            f"rank must be in 0..world_size-1, got rank={rank}, world_size={world_size}"
+        )
     size = len(data) // world_size
     if size == 0:
-        raise ValueError(f"cannot split {len(data)} items over {world_size} processes; use more data")
+        raise ValueError(
+            f"cannot split {len(data)} items over {world_size} processes; use more data"
+        )
     return data[rank * size : (rank + 1) * size]
 
 
 def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    """The mean of ``tensor`` over all ranks (the tensor itself when not distributed)."""
+    """The mean of ``tensor`` over all ranks (the tensor itself when not distributed).
+
+    Taught in chapter 4 (the gradient averaging of DDP, here for numbers such as losses).
+    """
     if not is_distributed():
         return tensor
     tensor = tensor.clone()
@@ -139,7 +153,10 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
-    """The minimum of ``tensor`` over all ranks (so every rank agrees, e.g. on when to stop)."""
+    """The minimum of ``tensor`` over all ranks (so every rank agrees, e.g. on when to stop).
+
+    Taught in chapter 4.
+    """
     if not is_distributed():
         return tensor
     tensor = tensor.clone()
@@ -148,40 +165,90 @@ def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def barrier() -> None:
-    """Wait until every rank gets here (no-op when not distributed)."""
+    """Wait until every rank gets here (no-op when not distributed). Taught in chapter 4."""
     if is_distributed():
         dist.barrier()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (for ``MASTER_PORT``)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# --------------------------------------------------------------------------------------------
+# Scaling out from a notebook: run the torchrun script
+# --------------------------------------------------------------------------------------------
 
 
-def _worker(local_rank: int, nprocs: int, port: int, backend: str, fn: Callable[..., Any], args: tuple) -> None:
-    os.environ.update({
-        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(local_rank),
-        "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(nprocs),
-    })
-    # keep gloo on the loopback interface: works offline, touches no network
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // nprocs))
-    init_distributed(backend=backend)
-    try:
-        fn(local_rank, nprocs, *args)
-    finally:
-        cleanup()
+def find_script(name: str = "train_ddp.py") -> Path:
+    """The path of a course script (``course/scripts/NAME``), wherever the notebook runs.
 
-
-def launch(fn: Callable[..., Any], nprocs: int = 2, *args: Any, backend: str = "gloo") -> None:
-    """Run ``fn(rank, world_size, *args)`` in ``nprocs`` local processes joined in a process
-    group on 127.0.0.1 — what ``torchrun`` does, from Python (e.g. a notebook).
-
-    ``fn`` must be importable by the child processes (defined in a module, not in a notebook
-    cell). Each process gets ``cpu_count // nprocs`` threads. Taught in chapter 4.
+    Looks in ``./scripts`` (a notebook in ``course/``), ``./course/scripts`` (the repository
+    root) and next to the installed ``labkit`` package (an editable install from a clone).
+    Raises ``FileNotFoundError`` with the fix when the repository is not there (e.g. labkit
+    was installed from a wheel, as on Colab). Taught in chapter 4.
     """
-    if nprocs < 1:
-        raise ValueError(f"nprocs must be >= 1, got {nprocs}")
-    mp.spawn(_worker, args=(nprocs, free_port(), backend, fn, args), nprocs=nprocs, join=True)
+    candidates = [
+        Path("scripts") / name,
+        Path("course") / "scripts" / name,
+        Path(__file__).resolve().parents[1] / "course" / "scripts" / name,  # labkit/ is beside it
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    raise FileNotFoundError(
+        f"cannot find course/scripts/{name} (looked in {', '.join(str(c) for c in candidates)}); "
+        "it lives in the course repository: clone it (git clone ...) and run the notebook from "
+        "its course/ folder"
+    )
+
+
+def torchrun_command(script: str | os.PathLike, nproc: int = 2, *args: str) -> list[str]:
+    """The command line that starts ``nproc`` copies of ``script`` with ``torchrun``.
+
+    It is ``python -m torch.distributed.run --nproc_per_node=N --standalone script args``,
+    using this Python (so the notebook's environment), ``--standalone`` so that the
+    processes find each other on this machine only. Taught in chapter 4.
+    """
+    check_positive_int(nproc, "nproc")
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        str(script),
+        *map(str, args),
+    ]
+
+
+def run_torchrun(
+    script: str | os.PathLike, nproc: int = 2, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run :func:`torchrun_command` and return the finished process (``.stdout``, ``.stderr``,
+    ``.returncode``); raises ``RuntimeError`` with the end of the error output when it fails.
+
+    The processes get ``OMP_NUM_THREADS=1`` unless it is set (the script sets its own thread
+    count; this only silences torchrun's notice) and, on Linux, ``GLOO_SOCKET_IFNAME=lo`` so
+    that gloo talks over the loopback interface (no network needed). Taught in chapter 4.
+    """
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    if sys.platform.startswith("linux"):
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    proc = subprocess.run(
+        torchrun_command(script, nproc, *args),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"torchrun exited with code {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+_CHECKSUM = re.compile(r"\[rank (\d+)/(\d+)\].*?weight checksum (-?[0-9.]+(?:e[-+]?\d+)?)")
+
+
+def rank_checksums(output: str) -> dict[int, float]:
+    """Read the ``[rank r/n] ... weight checksum X`` lines that ``train_ddp.py`` prints.
+
+    Returns ``{rank: checksum}``. Taught in chapter 4.
+    """
+    return {int(m.group(1)): float(m.group(3)) for m in _CHECKSUM.finditer(output)}

@@ -1,16 +1,12 @@
-"""The learner's environment: where labkit keeps files, which device to use, and ``doctor()``.
+"""The learner's environment: where labkit keeps files, which device to use, how many threads.
 
-Taught in chapter 0 (Start here).
+Taught in chapter 0 (Start here). ``doctor()``, which checks all of it, is in
+:mod:`labkit.doctor`.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import importlib.metadata
-import importlib.util
 import os
-import platform
 import random
 import socket
 import sys
@@ -20,28 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# Packages labkit needs (import name, distribution name, minimum version) -- the same
-# ranges as pyproject.toml.
-REQUIRED_PACKAGES: list[tuple[str, str, str]] = [
-    ("torch", "torch", "2.2"),
-    ("numpy", "numpy", "1.24"),
-    ("tokenizers", "tokenizers", "0.19"),
-    ("transformers", "transformers", "4.44"),
-    ("safetensors", "safetensors", "0.4"),
-    ("tqdm", "tqdm", "4.66"),
-    ("plotly", "plotly", "5.20"),
-    ("ipywidgets", "ipywidgets", "8.1"),
-    ("anywidget", "anywidget", "0.9"),
-    ("platformdirs", "platformdirs", "3"),
-    ("datasketch", "datasketch", "1.6"),
-]
-# Nice to have: JupyterLab to open the course, gguf + accelerate for the real chat model.
-OPTIONAL_PACKAGES: list[tuple[str, str, str]] = [
-    ("jupyterlab", "jupyterlab", "4.1"),
-    ("gguf", "gguf", "0.10"),
-    ("accelerate", "accelerate", "0.30"),
-]
-MIN_PYTHON = (3, 10)
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
@@ -65,7 +39,8 @@ def home_dir() -> Path:
 # --------------------------------------------------------------------------- devices
 
 
-def _mps_available() -> bool:
+def mps_available() -> bool:
+    """True when torch can use an Apple GPU (MPS). Taught in chapter 0."""
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
 
@@ -79,7 +54,7 @@ def available_devices() -> list[str]:
     if torch.cuda.is_available():
         names.append("cuda")
         names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if _mps_available():
+    if mps_available():
         names.append("mps")
     return names
 
@@ -102,7 +77,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     if device is None:
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if _mps_available():
+        if mps_available():
             return torch.device("mps")
         return torch.device("cpu")
 
@@ -129,7 +104,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
                 f"device {device!r} (from the {source}) does not exist: this machine has "
                 f"{torch.cuda.device_count()} CUDA device(s); valid choices here: {valid}"
             )
-    if dev.type == "mps" and not _mps_available():
+    if dev.type == "mps" and not mps_available():
         raise ValueError(
             f"device {device!r} (from the {source}) needs an Apple-silicon Mac with MPS; "
             f"valid choices here: {valid}"
@@ -159,20 +134,80 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-def set_threads(n: int | None = None) -> int:
-    """Set how many CPU threads torch uses (default: all cores this process may use).
+# --------------------------------------------------------------------------- threads
 
-    Returns the thread count now in effect. Taught in chapter 0.
+THREADS_VARIABLE = "LABKIT_THREADS"
+_THREADS_AT_IMPORT = torch.get_num_threads()  # torch's count before labkit changed anything
+_threads_chosen = False  # set_threads() was called: the learner's choice wins
+_policy_applied = False
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set how many CPU threads torch uses; no argument: all cores this process may use.
+
+    An explicit choice: :func:`apply_thread_policy` leaves it alone afterwards. Returns the
+    thread count now in effect. See :func:`apply_thread_policy` for when more threads help.
+    Taught in chapter 0.
     """
+    global _threads_chosen
     if n is None:
-        n = _usable_cpus()
+        n = usable_cpus()
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the thread count must be a positive int, got {n!r}")
     torch.set_num_threads(n)
+    _threads_chosen = True
     return torch.get_num_threads()
 
 
-def _usable_cpus() -> int:
+def apply_thread_policy() -> int:
+    """labkit's one thread policy: one torch thread for tiny models, unless you chose a count.
+
+    Called once, when labkit first runs models (``labkit.nn`` is imported); later calls do
+    nothing. It sets torch's intra-op threads to **1**, unless you chose a count:
+
+    * ``LABKIT_THREADS=<n>`` (e.g. ``4``) or ``LABKIT_THREADS=all`` in the environment;
+    * :func:`set_threads` was called, or torch's thread count was changed from the count
+      labkit found when it was imported (``torch.set_num_threads``), or ``OMP_NUM_THREADS`` /
+      ``MKL_NUM_THREADS`` is set.
+
+    Why one thread, measured on the course's 2-core machines: tiny models on shared cores
+    run faster on one thread, because OpenMP threads spin and contend when another program
+    uses a core — a 1-token forward of a 4×128 GPT took 0.65 ms on one thread and 5 ms on
+    two while a test suite ran beside it. Bigger steps gain from more threads:
+    ``set_threads()`` (no argument: all usable cores) turns them on, and then labkit's
+    trainer shares each tiny-GPT batch between the threads (``labkit.train``'s
+    ``cpu_workers``: 1.17–1.22× faster per ``benchmarks/README.md``). The command line
+    ``labkit train`` uses all cores.
+
+    Returns the thread count now in effect. Taught in chapter 0.
+    """
+    global _policy_applied
+    if _policy_applied:
+        return torch.get_num_threads()
+    _policy_applied = True
+    choice = os.environ.get(THREADS_VARIABLE, "").strip().lower()
+    if choice:
+        if choice == "all":
+            return set_threads()
+        if not choice.isdigit() or int(choice) < 1:
+            raise ValueError(
+                f"${THREADS_VARIABLE} must be a positive whole number or 'all', got {choice!r}"
+            )
+        return set_threads(int(choice))
+    chosen_elsewhere = any(
+        os.environ.get(v, "").strip() for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    )
+    if _threads_chosen or chosen_elsewhere or torch.get_num_threads() != _THREADS_AT_IMPORT:
+        return torch.get_num_threads()
+    torch.set_num_threads(1)
+    return 1
+
+
+def usable_cpus() -> int:
+    """How many CPU cores this process may use (its affinity mask where the OS has one).
+
+    Taught in chapter 0.
+    """
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -215,132 +250,3 @@ def network_reachable(host: str = "pypi.org", port: int = 443, timeout: float = 
     thread.start()
     thread.join(timeout)
     return bool(result and result[0])
-
-
-# --------------------------------------------------------------------------- doctor
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("+")[0].split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit()) if piece[:1].isdigit() else ""
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
-
-
-def _check_package(module: str, dist: str, minimum: str, load: bool = True) -> tuple[str, str]:
-    """Return (status, message) for one package: status is "ok", "old" or "missing".
-
-    With ``load=True`` the package is imported (catches broken installs); otherwise only
-    looked up (fast: importing jupyterlab alone takes seconds).
-    """
-    try:
-        if load:
-            importlib.import_module(module)
-        elif importlib.util.find_spec(module) is None:
-            return "missing", f"{dist} not installed"
-    except Exception as exc:  # not installed, or installed but broken
-        return "missing", f"{dist} cannot be imported ({type(exc).__name__}: {exc})"
-    try:
-        version = importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown version"
-    if version != "unknown version" and _version_tuple(version) < _version_tuple(minimum):
-        return "old", f"{dist} {version} is older than {minimum}: pip install -U '{dist}>={minimum}'"
-    return "ok", f"{dist} {version}"
-
-
-def _line(status: str, text: str) -> None:
-    print(f"{status:<7}{text}")
-
-
-def doctor(check_network: bool = True) -> bool:
-    """Check the environment and print one line per check; return True if all required pass.
-
-    ``[OK]`` a check passed, ``[FAIL]`` a required check failed (the line says how to fix it),
-    ``[--]`` something optional is absent (fine). Checks: Python version, required and
-    optional packages with their versions, the device labkit will use, torch's thread
-    count, CPU cores, the optional real models, Colab / VS Code, and (unless
-    ``check_network=False``) whether the network is reachable — the course itself runs
-    offline, so being offline is not a failure.
-
-    Also ``python -m labkit doctor`` on the command line. Taught in chapter 0.
-    """
-    ok = True
-    py = platform.python_version()
-    if sys.version_info[:2] >= MIN_PYTHON:
-        _line("[OK]", f"Python {py}")
-    else:
-        ok = False
-        _line("[FAIL]", f"Python {py}: labkit needs Python {'.'.join(map(str, MIN_PYTHON))} or newer")
-
-    for module, dist, minimum in REQUIRED_PACKAGES:
-        status, message = _check_package(module, dist, minimum)
-        if status == "ok":
-            _line("[OK]", message)
-        else:
-            ok = False
-            hint = "" if status == "old" else f": pip install '{dist}>={minimum}'"
-            _line("[FAIL]", message + hint)
-    for module, dist, minimum in OPTIONAL_PACKAGES:
-        status, message = _check_package(module, dist, minimum, load=False)
-        if status == "ok":
-            _line("[OK]", f"{message} (optional)")
-        elif status == "old":
-            _line("[--]", f"{message} (optional)")
-        else:
-            _line("[--]", f"{dist} not installed (optional)")
-
-    cuda = "yes" if torch.cuda.is_available() else "no"
-    mps = "yes" if _mps_available() else "no"
-    try:
-        device = get_device()
-        _line("[OK]", f"device: {device} (CUDA available: {cuda}, MPS available: {mps})")
-    except ValueError as exc:
-        ok = False
-        _line("[FAIL]", f"device: {exc} (fix or unset $LABKIT_DEVICE)")
-    _line("[OK]", f"torch threads: {torch.get_num_threads()}")
-    _line("[OK]", f"CPU cores: {os.cpu_count()} (usable by this process: {_usable_cpus()})")
-
-    from labkit import real_models  # imported here: it imports this module
-
-    for name in real_models.REAL_MODELS:
-        installed, message = real_models.real_status(name)
-        if installed:
-            _line("[OK]", f"real model {name}: {message}")
-        else:
-            _line("[--]", f"real model {name}: {message} (optional)")
-    if real_models.real_models_off():
-        _line("[--]", "real models switched off by $LABKIT_REAL_MODELS (chapters use tiny models)")
-
-    where = [name for name, flag in (("Colab", in_colab()), ("VS Code", in_vscode())) if flag]
-    _line("[OK]", f"running in: {', '.join(where) if where else 'a local Python (not Colab, not VS Code)'}")
-    _line("[OK]", f"labkit home: {home_dir()}")
-
-    if check_network:
-        if network_reachable():
-            _line("[OK]", "network: pypi.org reachable")
-        else:
-            _line("[--]", "offline (fine: the course runs offline)")
-    else:
-        _line("[--]", "network: not checked (--no-network)")
-    print("All required checks passed." if ok else "Some required checks FAILED: see [FAIL] above.")
-    return ok
-
-
-def cli(argv: list[str]) -> int:
-    """``python -m labkit doctor [--no-network]``: exit 0 when every required check passes.
-
-    Taught in chapter 0.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m labkit doctor",
-        description="Check labkit's environment: packages, device, threads, models, network.",
-    )
-    parser.add_argument(
-        "--no-network", action="store_true", help="skip the (2-second) network check"
-    )
-    args = parser.parse_args(argv)
-    return 0 if doctor(check_network=not args.no_network) else 1

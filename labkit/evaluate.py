@@ -43,9 +43,10 @@ __all__ = [
 def perplexity(loss: float) -> float:
     """``exp(loss)``: the number of equally likely choices the model is as unsure as.
 
-    ``loss`` is a mean cross-entropy in nats per token. Taught in chapter 4.
+    ``loss`` is a mean cross-entropy in nats per token; a diverged loss (over 700 nats, where
+    ``exp`` overflows) gives ``inf``. Taught in chapter 4.
     """
-    return math.exp(loss)
+    return math.exp(loss) if loss < 700 else math.inf
 
 
 def _context(model: Any, block_size: int | None) -> int:

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import operator
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+
+from labkit._util import block_size_of, eval_mode, logits_of, model_device
 
 __all__ = [
     "beam_search",
@@ -61,57 +62,20 @@ EMPTY_PROMPT_MESSAGE = (
 # --- 1. Talking to the model -------------------------------------------------------------
 
 
-def context_length(model: Any) -> int | None:
-    """Return how many tokens the model can look at, or ``None`` if it does not say.
-
-    Reads ``config.block_size`` (labkit) or ``config.n_positions`` /
-    ``config.max_position_embeddings`` (Hugging Face).
-
-    Taught in chapter 8.
-    """
-    config = getattr(model, "config", None)
-    for name in ("block_size", "n_positions", "max_position_embeddings"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
+#: How many tokens the model can look at, or ``None`` if it does not say: reads
+#: ``config.block_size`` (labkit) or ``config.n_positions`` / ``config.max_position_embeddings``
+#: (Hugging Face). The same as :func:`labkit._util.block_size_of`. Taught in chapter 8.
+context_length = block_size_of
 
 
 def _last_logits(model: Any, idx: torch.Tensor) -> torch.Tensor:
     """Run the model on ``idx`` [B, T] and return the next-token scores [B, V] as float32."""
-    out = model(idx)
-    if hasattr(out, "logits"):  # a Hugging Face model returns an output object
-        out = out.logits
-    elif isinstance(out, tuple):  # (logits, ...) if a model returns extras
-        out = out[0]
-    return out[:, -1, :].float()
+    return logits_of(model(idx))[:, -1, :].float()
 
 
 def _crop(idx: torch.Tensor, context: int | None) -> torch.Tensor:
     """Keep only the last ``context`` tokens: all the model can see."""
     return idx if context is None else idx[:, -context:]
-
-
-def _model_device(model: Any, fallback: torch.device) -> torch.device:
-    """The device of the model's parameters (or ``fallback`` if it has none)."""
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return fallback
-
-
-@contextmanager
-def _inference(model: Any) -> Iterator[None]:
-    """Put the model in eval mode without gradients, and restore its mode afterwards."""
-    was_training = isinstance(model, torch.nn.Module) and model.training
-    if isinstance(model, torch.nn.Module):
-        model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        if was_training:
-            model.train()
 
 
 def _prepare_prompt(
@@ -137,7 +101,7 @@ def _prepare_prompt(
         )
     one_dim = idx.dim() == 1
     idx = idx.reshape(1, -1) if one_dim else idx
-    idx = idx.long().to(_model_device(model, idx.device))
+    idx = idx.long().to(model_device(model, idx.device))
     context = context_length(model)
     if context is not None and idx.shape[1] > context:
         warnings.warn(
@@ -264,7 +228,7 @@ def next_token_distribution(
     if temperature < 0:
         raise ValueError(f"temperature must be ≥ 0, got {temperature}")
     idx, one_dim, context = _prepare_prompt(model, idx)
-    with _inference(model):
+    with eval_mode(model):
         logits = _last_logits(model, _crop(idx, context))
     if temperature == 0:
         probs = F.one_hot(logits.argmax(dim=-1), logits.shape[-1]).float()
@@ -350,7 +314,7 @@ def generate(
     idx, one_dim, context = _prepare_prompt(model, idx)
     stops = _stop_tensor(stop_tokens, idx.device)
     finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
-    with _inference(model):
+    with eval_mode(model):
         for _ in range(max_new_tokens):
             logits = _last_logits(model, _crop(idx, context))  # [B, V]
             if strategy == "greedy":
@@ -416,7 +380,7 @@ def beam_search(
     beams = idx  # [n, T]: the live hypotheses
     scores = torch.zeros(1, device=idx.device)  # [n]: their summed log-probabilities
     done: list[tuple[torch.Tensor, float]] = []  # finished hypotheses and their scores
-    with _inference(model):
+    with eval_mode(model):
         for _ in range(max_new_tokens):
             log_probs = _last_logits(model, _crop(beams, context)).log_softmax(dim=-1)  # [n, V]
             vocab_size = log_probs.shape[-1]

@@ -29,6 +29,7 @@ import torch
 import transformers
 from torch import Tensor, nn
 
+from labkit._util import model_device
 from labkit.models import (
     BertConfig,
     GPTConfig,
@@ -42,7 +43,12 @@ __all__ = ["to_hf", "from_hf", "save_hf"]
 
 # labkit activation name -> Hugging Face name, and back.
 _ACT_TO_HF = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
-_ACT_FROM_HF = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
+_ACT_FROM_HF = {
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu": "gelu",
+    "relu": "relu",
+}
 
 _BERT_HEADS: dict[type, type] = {
     TinyBERT: transformers.BertForMaskedLM,
@@ -51,9 +57,65 @@ _BERT_HEADS: dict[type, type] = {
 }
 
 
+# labkit config field -> Hugging Face config field, for the fields that carry over one to one
+# (the activation's name goes through the tables above).
+_GPT_FIELDS = {
+    "vocab_size": "vocab_size",
+    "block_size": "n_positions",
+    "n_layer": "n_layer",
+    "n_head": "n_head",
+    "d_model": "n_embd",
+    "d_ff": "n_inner",
+    "activation": "activation_function",
+    "dropout": "resid_pdrop",
+    "layer_norm_eps": "layer_norm_epsilon",
+    "tie_weights": "tie_word_embeddings",
+}
+_BERT_FIELDS = {
+    "vocab_size": "vocab_size",
+    "block_size": "max_position_embeddings",
+    "n_layer": "num_hidden_layers",
+    "n_head": "num_attention_heads",
+    "d_model": "hidden_size",
+    "d_ff": "intermediate_size",
+    "activation": "hidden_act",
+    "dropout": "hidden_dropout_prob",
+    "layer_norm_eps": "layer_norm_eps",
+    "tie_weights": "tie_word_embeddings",
+    "type_vocab_size": "type_vocab_size",
+    "pad_token_id": "pad_token_id",
+    "num_labels": "num_labels",
+}
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _check_expressible(c: Any, hf_name: str, pre_ln: bool) -> None:
+    """Refuse labkit options that the Hugging Face architecture ``hf_name`` cannot express."""
+    _require(c.pos == "learned", f"{hf_name} has learned positions; this model uses pos={c.pos!r}")
+    ln = "pre-LN" if pre_ln else "post-LN"
+    _require(c.pre_ln == pre_ln, f"{hf_name} is {ln}; this model has pre_ln={c.pre_ln}")
+    _require(c.bias, f"{hf_name}'s layers have biases; this model has bias=False")
+
+
+def _hf_config_values(c: Any, fields: dict[str, str]) -> dict[str, Any]:
+    """A labkit config's values under the Hugging Face names of ``fields``."""
+    values = {theirs: getattr(c, ours) for ours, theirs in fields.items()}
+    values[fields["activation"]] = _ACT_TO_HF[c.activation]
+    return values
+
+
+def _labkit_config_values(c: Any, fields: dict[str, str]) -> dict[str, Any]:
+    """A Hugging Face config's values under labkit's names; refuses unknown activations."""
+    act = getattr(c, fields["activation"])
+    _require(act in _ACT_FROM_HF, f"activation {act!r} has no labkit equivalent")
+    values = {ours: getattr(c, theirs) for ours, theirs in fields.items()}
+    values["activation"] = _ACT_FROM_HF[act]
+    values["tie_weights"] = bool(getattr(c, "tie_word_embeddings", True))
+    return values
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,8 +133,9 @@ def _gpt_state_dict(model: TinyGPT) -> dict[str, Tensor]:
         sd[p + "attn.c_attn.bias"] = torch.cat([a.w_q.bias, a.w_k.bias, a.w_v.bias])
         sd[p + "attn.c_proj.weight"], sd[p + "attn.c_proj.bias"] = a.w_o.weight.T, a.w_o.bias
         sd[p + "ln_2.weight"], sd[p + "ln_2.bias"] = block.ln2.weight, block.ln2.bias
-        sd[p + "mlp.c_fc.weight"], sd[p + "mlp.c_fc.bias"] = block.ffn.w1.weight.T, block.ffn.w1.bias
-        sd[p + "mlp.c_proj.weight"], sd[p + "mlp.c_proj.bias"] = block.ffn.w2.weight.T, block.ffn.w2.bias
+        w1, w2 = block.ffn.w1, block.ffn.w2
+        sd[p + "mlp.c_fc.weight"], sd[p + "mlp.c_fc.bias"] = w1.weight.T, w1.bias
+        sd[p + "mlp.c_proj.weight"], sd[p + "mlp.c_proj.bias"] = w2.weight.T, w2.bias
     sd["transformer.ln_f.weight"], sd["transformer.ln_f.bias"] = model.ln_f.weight, model.ln_f.bias
     sd["lm_head.weight"] = model.lm_head.weight
     return sd
@@ -80,22 +143,11 @@ def _gpt_state_dict(model: TinyGPT) -> dict[str, Tensor]:
 
 def _gpt_to_hf(model: TinyGPT) -> transformers.GPT2LMHeadModel:
     c = model.config
-    _require(c.pos == "learned", f"GPT-2 has learned positions; this model uses pos={c.pos!r}")
-    _require(c.pre_ln, "GPT-2 is pre-LN; this model has pre_ln=False")
-    _require(c.bias, "GPT-2's layers have biases; this model has bias=False")
+    _check_expressible(c, "GPT-2", pre_ln=True)
     hf_config = transformers.GPT2Config(
-        vocab_size=c.vocab_size,
-        n_positions=c.block_size,
-        n_embd=c.d_model,
-        n_layer=c.n_layer,
-        n_head=c.n_head,
-        n_inner=c.d_ff,
-        activation_function=_ACT_TO_HF[c.activation],
-        resid_pdrop=c.dropout,
+        **_hf_config_values(c, _GPT_FIELDS),
         embd_pdrop=c.dropout,
         attn_pdrop=c.dropout,
-        layer_norm_epsilon=c.layer_norm_eps,
-        tie_word_embeddings=c.tie_weights,
         bos_token_id=None,
         eos_token_id=None,
     )
@@ -107,23 +159,13 @@ def _gpt_to_hf(model: TinyGPT) -> transformers.GPT2LMHeadModel:
 def _gpt_from_hf(hf: transformers.GPT2LMHeadModel) -> TinyGPT:
     c = hf.config
     _require(
-        c.scale_attn_weights and not c.scale_attn_by_inverse_layer_idx and not c.add_cross_attention,
+        c.scale_attn_weights
+        and not c.scale_attn_by_inverse_layer_idx
+        and not c.add_cross_attention,
         "only plain GPT-2 attention converts (scale_attn_weights=True, no layer-idx scaling, "
         "no cross-attention)",
     )
-    _require(c.activation_function in _ACT_FROM_HF, f"activation {c.activation_function!r} has no labkit equivalent")
-    config = GPTConfig(
-        vocab_size=c.vocab_size,
-        block_size=c.n_positions,
-        n_layer=c.n_layer,
-        n_head=c.n_head,
-        d_model=c.n_embd,
-        d_ff=c.n_inner,
-        dropout=c.resid_pdrop,
-        activation=_ACT_FROM_HF[c.activation_function],
-        layer_norm_eps=c.layer_norm_epsilon,
-        tie_weights=bool(c.tie_word_embeddings),
-    )
+    config = GPTConfig(**_labkit_config_values(c, _GPT_FIELDS))
     model = TinyGPT(config)
     hf_sd, d = hf.state_dict(), c.n_embd
     sd = {
@@ -138,8 +180,12 @@ def _gpt_from_hf(hf: transformers.GPT2LMHeadModel) -> TinyGPT:
         w_q, w_k, w_v = hf_sd[p + "attn.c_attn.weight"].T.split(d)  # Conv1D -> 3 Linear weights
         b_q, b_k, b_v = hf_sd[p + "attn.c_attn.bias"].split(d)
         sd |= {
-            q + "attn.w_q.weight": w_q, q + "attn.w_k.weight": w_k, q + "attn.w_v.weight": w_v,
-            q + "attn.w_q.bias": b_q, q + "attn.w_k.bias": b_k, q + "attn.w_v.bias": b_v,
+            q + "attn.w_q.weight": w_q,
+            q + "attn.w_k.weight": w_k,
+            q + "attn.w_v.weight": w_v,
+            q + "attn.w_q.bias": b_q,
+            q + "attn.w_k.bias": b_k,
+            q + "attn.w_v.bias": b_v,
             q + "attn.w_o.weight": hf_sd[p + "attn.c_proj.weight"].T,
             q + "attn.w_o.bias": hf_sd[p + "attn.c_proj.bias"],
             q + "ffn.w1.weight": hf_sd[p + "mlp.c_fc.weight"].T,
@@ -205,25 +251,11 @@ def _bert_state_dict(model: nn.Module) -> dict[str, Tensor]:
 
 def _bert_to_hf(model: nn.Module) -> nn.Module:
     c = model.config
-    _require(c.pos == "learned", f"BERT has learned positions; this model uses pos={c.pos!r}")
-    _require(not c.pre_ln, "BERT is post-LN; this model has pre_ln=True")
-    _require(c.bias, "BERT's layers have biases; this model has bias=False")
-    hf_config = transformers.BertConfig(
-        vocab_size=c.vocab_size,
-        hidden_size=c.d_model,
-        num_hidden_layers=c.n_layer,
-        num_attention_heads=c.n_head,
-        intermediate_size=c.d_ff or 4 * c.d_model,
-        hidden_act=_ACT_TO_HF[c.activation],
-        hidden_dropout_prob=c.dropout,
-        attention_probs_dropout_prob=c.dropout,
-        max_position_embeddings=c.block_size,
-        type_vocab_size=max(1, c.type_vocab_size),  # no token types = one all-zero type
-        layer_norm_eps=c.layer_norm_eps,
-        pad_token_id=c.pad_token_id,
-        tie_word_embeddings=c.tie_weights,
-        num_labels=c.num_labels,
-    )
+    _check_expressible(c, "BERT", pre_ln=False)
+    values = _hf_config_values(c, _BERT_FIELDS)
+    values["intermediate_size"] = c.d_ff or 4 * c.d_model
+    values["type_vocab_size"] = max(1, c.type_vocab_size)  # no token types = one all-zero type
+    hf_config = transformers.BertConfig(**values, attention_probs_dropout_prob=c.dropout)
     hf = _BERT_HEADS[type(model)](hf_config)
     hf.load_state_dict(_bert_state_dict(model), strict=True)
     return hf
@@ -231,27 +263,18 @@ def _bert_to_hf(model: nn.Module) -> nn.Module:
 
 def _bert_from_hf(hf: nn.Module) -> nn.Module:
     c = hf.config
-    _require(not c.is_decoder and not c.add_cross_attention, "only encoder BERTs convert (is_decoder=False)")
+    _require(
+        not c.is_decoder and not c.add_cross_attention,
+        "only encoder BERTs convert (is_decoder=False)",
+    )
     _require(
         getattr(c, "position_embedding_type", "absolute") == "absolute",
         "only absolute (learned) position embeddings convert",
     )
-    _require(c.hidden_act in _ACT_FROM_HF, f"activation {c.hidden_act!r} has no labkit equivalent")
-    config = BertConfig(
-        vocab_size=c.vocab_size,
-        block_size=c.max_position_embeddings,
-        n_layer=c.num_hidden_layers,
-        n_head=c.num_attention_heads,
-        d_model=c.hidden_size,
-        d_ff=c.intermediate_size,
-        dropout=c.hidden_dropout_prob,
-        activation=_ACT_FROM_HF[c.hidden_act],
-        layer_norm_eps=c.layer_norm_eps,
-        type_vocab_size=c.type_vocab_size,
-        pad_token_id=c.pad_token_id if c.pad_token_id is not None else 0,
-        tie_weights=bool(getattr(c, "tie_word_embeddings", True)),
-        num_labels=c.num_labels,
-    )
+    values = _labkit_config_values(c, _BERT_FIELDS)
+    if values["pad_token_id"] is None:
+        values["pad_token_id"] = 0
+    config = BertConfig(**values)
     cls = {v: k for k, v in _BERT_HEADS.items()}[type(hf)]
     model = cls(config)
     hf_sd = hf.state_dict()
@@ -282,7 +305,7 @@ def to_hf(model: nn.Module) -> nn.Module:
         raise TypeError(
             f"to_hf converts TinyGPT and the TinyBERT models, not {type(model).__name__}"
         )
-    return hf.to(next(model.parameters()).device).eval()
+    return hf.to(model_device(model)).eval()
 
 
 def from_hf(hf_model: nn.Module) -> Any:
@@ -300,7 +323,7 @@ def from_hf(hf_model: nn.Module) -> Any:
             "from_hf converts GPT2LMHeadModel, BertForMaskedLM, BertForSequenceClassification "
             f"and BertForTokenClassification, not {type(hf_model).__name__}"
         )
-    return model.to(next(hf_model.parameters()).device).eval()
+    return model.to(model_device(hf_model)).eval()
 
 
 def save_hf(model: nn.Module, tokenizer: Any, out_dir: str | os.PathLike) -> Path:

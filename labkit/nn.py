@@ -23,6 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from labkit.env import apply_thread_policy
+
+apply_thread_policy()  # one torch thread for tiny models unless you chose (labkit.env)
+
 __all__ = [
     "scaled_dot_product_attention",
     "causal_mask",
@@ -250,7 +254,12 @@ class MultiHeadAttention(nn.Module):
         self_attention = kv is None
         if kv is None:
             kv = x
-        if x.dim() != 3 or kv.dim() != 3 or x.shape[-1] != self.d_model or kv.shape[-1] != self.d_model:
+        if (
+            x.dim() != 3
+            or kv.dim() != 3
+            or x.shape[-1] != self.d_model
+            or kv.shape[-1] != self.d_model
+        ):
             raise ValueError(
                 f"expected (batch, time, {self.d_model}) inputs, got {tuple(x.shape)} and "
                 f"{tuple(kv.shape)}"
@@ -281,7 +290,9 @@ class MultiHeadAttention(nn.Module):
         else:
             if is_causal:
                 mask = combine_masks(mask, causal_mask(x.shape[1], x.device))
-            out, weights = scaled_dot_product_attention(q, k, v, mask, return_weights=True, dropout_p=p)
+            out, weights = scaled_dot_product_attention(
+                q, k, v, mask, return_weights=True, dropout_p=p
+            )
         # 4. concatenate the heads and mix them with Wᴼ
         out = self.w_o(merge_heads(out))
         return (out, weights) if return_attention else out
@@ -396,7 +407,9 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, d_head: int, base: float = 10000.0) -> None:
         super().__init__()
         if d_head % 2 != 0:
-            raise ValueError(f"RoPE rotates pairs of features, so d_head must be even, got {d_head}")
+            raise ValueError(
+                f"RoPE rotates pairs of features, so d_head must be even, got {d_head}"
+            )
         inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
@@ -545,7 +558,9 @@ class TransformerBlock(nn.Module):
         cross = None
         if self.cross_attn is not None:
             if memory is None:
-                raise ValueError("this block has cross-attention: pass the encoder output as memory=")
+                raise ValueError(
+                    "this block has cross-attention: pass the encoder output as memory="
+                )
             h = self.ln_cross(x) if self.pre_ln else x
             h = self.cross_attn(h, kv=memory, mask=memory_mask, return_attention=return_attention)
             h, cross = h if return_attention else (h, None)

@@ -74,8 +74,10 @@ CELLS: list[str] = [
     (
         "explorer = lw.AttentionExplorer(attn, tokens, view='layer', title='toy heads')\n"
         "log = ipywidgets.Output()\n"
-        "explorer.observe(lambda change: log.append_stdout(f\"observed head={change['new']}\\n\"),\n"
-        "                 names='head')\n"
+        "explorer.observe(\n"
+        "    lambda change: log.append_stdout(f\"observed head={change['new']}\\n\"),\n"
+        "    names='head',\n"
+        ")\n"
         "display(explorer, log)"
     ),
     (
@@ -103,7 +105,9 @@ CELLS: list[str] = [
 ]
 N_PLOTLY_WIDGETS = 6
 # User settings for the test's server: start the kernel without asking, never fetch news.
-_AUTOSTART = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True}}
+_AUTOSTART = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True}
+}
 SETTINGS = {
     "lab": {
         **_AUTOSTART,
@@ -119,7 +123,11 @@ SETTINGS = {
 def _write_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -146,7 +154,9 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float =
 def _stop(proc: subprocess.Popen, base: str, token: str) -> None:
     """Ask the server to shut down (it stops its kernels), then make sure it is gone."""
     try:
-        request = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST", data=b"")
+        request = urllib.request.Request(
+            f"{base}/api/shutdown?token={token}", method="POST", data=b""
+        )
         urllib.request.urlopen(request, timeout=10).close()
     except OSError:
         pass
@@ -248,7 +258,11 @@ def _wait_for_kernel(server: dict, timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{server['base']}/api/kernels?token={server['token']}") as r:
             kernels = json.load(r)
-        ready = len(kernels) == 1 and kernels[0]["execution_state"] == "idle" and kernels[0]["connections"] > 0
+        ready = (
+            len(kernels) == 1
+            and kernels[0]["execution_state"] == "idle"
+            and kernels[0]["connections"] > 0
+        )
         if not ready:
             ready_since = None
         elif ready_since is None:
@@ -277,7 +291,14 @@ def test_widgets_render_and_clicks_reach_python(server: dict, page: Page, tmp_pa
 
 def _check_notebook(server: dict, page: Page) -> None:
     outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
     page_errors: list[str] = []
     page.on("pageerror", lambda e: page_errors.append(str(e)))
 
@@ -299,13 +320,17 @@ def _check_notebook(server: dict, page: Page) -> None:
     assert min(_distinct_colours(page, ".lk-attn canvas.lk-heatmap")) >= 2, "blank heatmap"
     # Every plotly teaching widget draws its plot (plotly's JS comes from the plotly package).
     expect(page.locator(".js-plotly-plot")).to_have_count(N_PLOTLY_WIDGETS, timeout=120_000)
-    traces = page.eval_on_selector_all(".js-plotly-plot", "ps => ps.map(p => p.querySelectorAll('.trace').length)")
+    traces = page.eval_on_selector_all(
+        ".js-plotly-plot", "ps => ps.map(p => p.querySelectorAll('.trace').length)"
+    )
     assert min(traces) > 0, f"a plot was drawn without its data: traces per plot {traces}"
 
     # A click in the browser reaches Python: the observer fires and the trait changed.
     first.locator('.lk-head-cell[data-head="2"]').click()
     explorer_cell = page.locator(".jp-Notebook .jp-CodeCell").nth(1)
-    expect(explorer_cell.locator(".jp-OutputArea").first).to_contain_text("observed head=2", timeout=30_000)
+    expect(explorer_cell.locator(".jp-OutputArea").first).to_contain_text(
+        "observed head=2", timeout=30_000
+    )
     expect(first.locator("canvas.lk-heatmap")).to_be_visible()  # the click opened the head view
     last.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Control+Enter")  # run this cell again, in place
@@ -320,7 +345,6 @@ def _check_notebook(server: dict, page: Page) -> None:
     assert page.get_by_text("Error displaying widget").count() == 0
     assert not page_errors[errors_before_widgets:], page_errors[errors_before_widgets:]
     assert not outside, f"the page fetched from the network: {outside[:5]}"
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,10 +370,15 @@ def screenshots(folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     saved = []
-    with tempfile.TemporaryDirectory() as tmp, jupyter_server("lab", Path(tmp), GALLERY) as server, \
-            sync_playwright() as p:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        jupyter_server("lab", Path(tmp), GALLERY) as server,
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1).new_page()
+        page = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, device_scale_factor=1
+        ).new_page()
         page.goto(server["url"])
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
         _wait_for_kernel(server)

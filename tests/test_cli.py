@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ import torch
 from labkit.cli import export_cli, generate_cli, train_cli
 from labkit.data import generate_corpus
 
-TINY = ["--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--batch-size", "8",
-        "--eval-batches", "2", "--quiet"]
+TINY = (
+    "--n-layer 2 --n-head 2 --n-embd 32 --block-size 16 --batch-size 8 --eval-batches 2 --quiet"
+    " --threads 1"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +35,19 @@ def trained(tmp_path_factory, text_file) -> tuple[Path, dict]:
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = train_cli([str(text_file), "--out", str(out), "--max-steps", "30", "--eval-every", "15",
-                          "--json", *TINY])
+        code = train_cli(
+            [
+                str(text_file),
+                "--out",
+                str(out),
+                "--max-steps",
+                "30",
+                "--eval-every",
+                "15",
+                "--json",
+                *TINY,
+            ]
+        )
     assert code == 0
     return out, json.loads(buf.getvalue().strip().splitlines()[-1])
 
@@ -59,7 +73,12 @@ def test_generate_continues_the_prompt_and_is_seeded(trained, capsys):
     assert first.startswith("One day") and len(first.rstrip("\n")) > len("One day")
     assert generate_cli(args) == 0
     assert capsys.readouterr().out == first
-    assert generate_cli([str(out), "--prompt", "One day", "--temperature", "0", "--max-new-tokens", "5"]) == 0
+    assert (
+        generate_cli(
+            [str(out), "--prompt", "One day", "--temperature", "0", "--max-new-tokens", "5"]
+        )
+        == 0
+    )
 
 
 def test_export_to_hugging_face_gives_the_same_logits(trained, tmp_path, capsys):
@@ -83,23 +102,44 @@ def test_resume_continues_the_run(tmp_path, text_file, capsys):
     out = str(tmp_path / "run")
     assert train_cli([str(text_file), "--out", out, "--max-steps", "6", "--json", *TINY]) == 0
     first = last_json(capsys)
-    assert train_cli([str(text_file), "--out", out, "--max-steps", "10", "--resume", "--json", *TINY]) == 0
+    assert (
+        train_cli([str(text_file), "--out", out, "--max-steps", "10", "--resume", "--json", *TINY])
+        == 0
+    )
     second = last_json(capsys)
     assert first["steps"] == 6 and second["steps"] == 10
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())["state"]
     assert state["history"]["step"] == list(range(1, 11))
 
 
-def test_time_budget(tmp_path, capsys):
-    args = ["corpus:en", "--corpus-chars", "20000", "--out", str(tmp_path / "b"), "--time-budget", "2", "--json"]
-    assert train_cli(args + TINY) == 0
+def test_time_budget_fits_the_schedule(tmp_path, capsys, monkeypatch):
+    """A clock that advances 50 ms per reading: steps and schedule are fitted to 2 s."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(time, "perf_counter", lambda: 0.05 * next(ticks))
+    out = tmp_path / "b"
+    args = ["corpus:en", "--corpus-chars", "20000", "--out", str(out), "--time-budget", "2"]
+    assert train_cli([*args, "--json", *TINY]) == 0
     metrics = last_json(capsys)
-    assert metrics["seconds"] < 2 * 1.3 + 0.3 and metrics["steps"] > 10
+    assert 10 < metrics["steps"] < 40 and metrics["seconds"] <= 2 + 3 * 0.05
+    state = json.loads((out / "trainer_state.json").read_text())["state"]
+    assert state["max_steps"] == metrics["steps"]  # the cosine ended with the budget
 
 
 def test_bpe_tokenizer_on_chinese_corpus(tmp_path, capsys):
-    args = ["corpus:zh", "--corpus-chars", "8000", "--tokenizer", "bpe", "--vocab-size", "300",
-            "--out", str(tmp_path / "zh"), "--max-steps", "3", "--json"]
+    args = [
+        "corpus:zh",
+        "--corpus-chars",
+        "8000",
+        "--tokenizer",
+        "bpe",
+        "--vocab-size",
+        "300",
+        "--out",
+        str(tmp_path / "zh"),
+        "--max-steps",
+        "3",
+        "--json",
+    ]
     assert train_cli(args + TINY) == 0
     metrics = last_json(capsys)
     assert metrics["tokenizer"] == "bpe" and metrics["vocab_size"] <= 300 and metrics["steps"] == 3
@@ -131,7 +171,9 @@ def test_more_bad_inputs(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert train_cli(["corpus:fr", "--out", str(tmp_path / "o")]) == 2
     assert "corpus:en or corpus:zh" in capsys.readouterr().err
-    assert train_cli(["corpus:en", "--out", str(tmp_path / "o"), "--max-steps", "x"]) == 2  # argparse
+    assert (
+        train_cli(["corpus:en", "--out", str(tmp_path / "o"), "--max-steps", "x"]) == 2
+    )  # argparse
     assert generate_cli([str(tmp_path / "nowhere")]) == 2
     assert "no checkpoint directory" in capsys.readouterr().err
     assert train_cli(["--help"]) == 0
@@ -144,9 +186,24 @@ def test_generate_rejects_unknown_characters(trained, capsys):
 
 
 def test_python_dash_m_labkit_train_runs(tmp_path):
-    cmd = [sys.executable, "-m", "labkit", "train", "corpus:en", "--corpus-chars", "5000", "--out",
-           str(tmp_path / "m"), "--max-steps", "2", "--json", *TINY]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    cmd = [
+        sys.executable,
+        "-m",
+        "labkit",
+        "train",
+        "corpus:en",
+        "--corpus-chars",
+        "5000",
+        "--out",
+        str(tmp_path / "m"),
+        "--max-steps",
+        "2",
+        "--json",
+        *TINY,
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["steps"] == 2
 
@@ -154,9 +211,41 @@ def test_python_dash_m_labkit_train_runs(tmp_path):
 def test_default_recipe_is_the_small_cpu_recipe(tmp_path, capsys):
     """Without model or optimizer flags the CLI trains benchmarks/README.md's recipe."""
     out = tmp_path / "d"
-    assert train_cli(["corpus:en", "--corpus-chars", "5000", "--out", str(out), "--max-steps", "2", "--json",
-                      "--quiet", "--eval-batches", "1"]) == 0
+    assert (
+        train_cli(
+            [
+                "corpus:en",
+                "--corpus-chars",
+                "5000",
+                "--out",
+                str(out),
+                "--max-steps",
+                "2",
+                "--json",
+                "--quiet",
+                "--eval-batches",
+                "1",
+            ]
+        )
+        == 0
+    )
     metrics = last_json(capsys)
     assert metrics["batch_size"] == 32 and metrics["lr"] == 1e-2 and metrics["block_size"] == 64
     config = json.loads((out / "config.json").read_text())
-    assert (config["n_layer"], config["n_head"], config["d_model"], config["activation"]) == (4, 4, 64, "gelu")
+    assert (config["n_layer"], config["n_head"], config["d_model"], config["activation"]) == (
+        4,
+        4,
+        64,
+        "gelu",
+    )
+
+
+def test_the_cli_trains_on_all_cores_and_gives_the_thread_count_back(tmp_path, capsys):
+    from labkit.env import usable_cpus
+
+    before = torch.get_num_threads()
+    args = ["corpus:en", "--corpus-chars", "5000", "--out", str(tmp_path / "t"), "--max-steps"]
+    assert train_cli([*args, "1", "--quiet", "--eval-batches", "1"]) == 0
+    state = json.loads((tmp_path / "t" / "trainer_state.json").read_text())["state"]
+    assert state["config"]["num_threads"] == usable_cpus()
+    assert torch.get_num_threads() == before

@@ -9,6 +9,7 @@ import math
 import random
 import socket
 import threading
+from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,11 +24,9 @@ from labkit.data import (
     clean_text,
     compile_grammar,
     corpus_entropy,
-    count_parses,
     dedup_exact,
     dedup_near,
     download,
-    enumerate_strings,
     find_exact_duplicates,
     find_near_duplicates,
     generate_corpus,
@@ -43,7 +42,74 @@ from labkit.data import (
     sample,
     train_val_split,
 )
+from labkit.data.pcfg import Grammar, expand, is_symbol
 from labkit.env import home_dir
+
+# --------------------------------------------------------------------------- grammar tools
+# Brute-force checks that the grammars are unambiguous (one derivation per text), which is what
+# makes grammar_stats the entropy of the *text*. They live here because only the tests use them.
+
+
+def count_parses(g: Grammar, text: str, symbol: str | None = None) -> int:
+    """Count the ways ``symbol`` (default: the start symbol) can produce exactly ``text``."""
+    memo: dict[tuple[str, int], dict[int, int]] = {}
+
+    def ends(sym: str, pos: int) -> dict[int, int]:
+        """Map each end position reachable by parsing ``sym`` from ``pos`` to its parse count."""
+        if not is_symbol(sym):
+            return {pos + len(sym): 1} if text.startswith(sym, pos) else {}
+        key = (sym, pos)
+        if key not in memo:
+            total: Counter[int] = Counter()
+            for _, pieces in g.rules[sym]:
+                states: Counter[int] = Counter({pos: 1})
+                for piece in pieces:
+                    nxt: Counter[int] = Counter()
+                    for here, count in states.items():
+                        for end, ways in ends(piece, here).items():
+                            nxt[end] += count * ways
+                    states = nxt
+                total.update(states)
+            memo[key] = dict(total)
+        return memo[key]
+
+    return ends(symbol or g.start, 0).get(len(text), 0)
+
+
+def enumerate_strings(g: Grammar, symbol: str, limit: int = 200_000) -> list[tuple[str, float]]:
+    """List every ``(text, probability)`` derivation of a non-recursive ``symbol``."""
+
+    def derive(sym: str, stack: tuple[str, ...]) -> list[tuple[str, float]]:
+        if not is_symbol(sym):
+            return [(sym, 1.0)]
+        if sym in stack:
+            raise ValueError(f"{sym} is recursive: it has infinitely many strings")
+        out: list[tuple[str, float]] = []
+        for p, pieces in g.rules[sym]:
+            partial = [("", p)]
+            for piece in pieces:
+                partial = [
+                    (a + b, q * r) for a, q in partial for b, r in derive(piece, stack + (sym,))
+                ]
+                if len(partial) > limit:
+                    raise ValueError(f"{symbol} has more than {limit} derivations")
+            out += partial
+            if len(out) > limit:
+                raise ValueError(f"{symbol} has more than {limit} derivations")
+        return out
+
+    return derive(symbol, ())
+
+
+def test_grammar_tools_on_a_tiny_grammar() -> None:
+    g = compile_grammar({"<s>": ["a<x>", "<x>b"], "<x>": ["b", "a"]}, "<s>")
+    texts = sorted(enumerate_strings(g, "<s>"))
+    assert texts == [("aa", 0.25), ("ab", 0.25), ("ab", 0.25), ("bb", 0.25)]
+    assert count_parses(g, "ab") == 2  # ambiguous: a<x> and <x>b both make "ab"
+    assert count_parses(g, "bb") == 1 and count_parses(g, "ba") == 0
+    with pytest.raises(ValueError, match="recursive"):
+        enumerate_strings(compile_grammar({"<s>": {"a<s>": 0.5, "b": 0.5}}, "<s>"), "<s>")
+
 
 # --------------------------------------------------------------------------- grammar maths
 
@@ -72,8 +138,17 @@ def test_undefined_symbol_is_reported() -> None:
 
 @pytest.mark.parametrize(
     ("lang", "symbol"),
-    [("en", "<thing>"), ("en", "<said_Tom>"), ("en", "<where>"), ("en", "<ending_Anna>"), ("zh", "<positive>"),
-     ("zh", "<weather_sentence>"), ("zh", "<intro_小明>"), ("zh", "<exchange_小明_小红>"), ("zh", "<said_小红>")],
+    [
+        ("en", "<thing>"),
+        ("en", "<said_Tom>"),
+        ("en", "<where>"),
+        ("en", "<ending_Anna>"),
+        ("zh", "<positive>"),
+        ("zh", "<weather_sentence>"),
+        ("zh", "<intro_小明>"),
+        ("zh", "<exchange_小明_小红>"),
+        ("zh", "<said_小红>"),
+    ],
 )
 def test_sub_grammars_are_injective_and_their_entropy_is_exact(lang: str, symbol: str) -> None:
     """Enumerate every derivation: all strings differ, and the DP equals the brute force."""
@@ -109,6 +184,30 @@ def test_stated_entropy_matches_the_true_log_likelihood_within_one_percent(lang:
     rng = random.Random(0)
     first = [sample(grammar(lang), rng) for _ in range(3)]
     assert [t for t, _ in first] == corpus.documents[:3]
+
+
+def test_expand_records_the_span_of_every_symbol() -> None:
+    g = grammar("en")
+    out: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    nll = expand(g, "<ner>", random.Random(4), out, spans)
+    text = "".join(out)
+    assert (text, nll) == sample(g, random.Random(4), "<ner>")
+    assert spans[-1] == ("<ner>", 0, len(text))  # the outermost symbol is recorded last
+    assert len(spans) > 3
+    for symbol, start, end in spans:  # each span is a text that its symbol makes
+        assert count_parses(g, text[start:end], symbol) == 1
+
+
+def test_package_names_are_the_functions_not_the_submodules() -> None:
+    # the submodules are labkit.data.pcfg and labkit.data.downloads, so importing them never
+    # replaces the functions that `from labkit.data import grammar, download` always gave.
+    import labkit.data.downloads
+    import labkit.data.pcfg  # noqa: F401
+
+    assert callable(data.grammar) and isinstance(data.grammar("en"), Grammar)
+    assert callable(data.download) and data.download.__name__ == "download"
+    assert data.sha256_file.__module__ == "labkit._util"
 
 
 def test_entropy_is_moderate() -> None:
@@ -176,9 +275,13 @@ def test_sentiment_negation_flips_the_label() -> None:
     assert {e["label_name"] for e in negated} == {"positive", "negative"}
     for e in negated:
         # "did not like" is negative, "did not feel sad" is positive
-        assert (e["label_name"] == "negative") == (" did not like " in e["text"] or any(
-            f" did not feel {w}." in e["text"] for w in ("happy", "glad", "calm", "proud", "excited", "cheerful")
-        ))
+        assert (e["label_name"] == "negative") == (
+            " did not like " in e["text"]
+            or any(
+                f" did not feel {w}." in e["text"]
+                for w in ("happy", "glad", "calm", "proud", "excited", "cheerful")
+            )
+        )
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -315,7 +418,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -348,7 +458,9 @@ def test_download_from_a_local_server(server, tmp_path: Path) -> None:
     root, base = server
     (root / "corpus.txt").write_bytes(PAYLOAD)
     cache = tmp_path / "cache"
-    path = download("corpus.txt", cache, url=f"{base}/corpus.txt", sha256=PAYLOAD_SHA, progress=False)
+    path = download(
+        "corpus.txt", cache, url=f"{base}/corpus.txt", sha256=PAYLOAD_SHA, progress=False
+    )
     assert path == cache / "corpus.txt" and path.read_bytes() == PAYLOAD
     assert [p.name for p in cache.iterdir()] == ["corpus.txt"]  # no temporary file left
     (root / "corpus.txt").unlink()  # second call: served from the cache, no request
@@ -356,7 +468,9 @@ def test_download_from_a_local_server(server, tmp_path: Path) -> None:
 
 
 def test_cache_hit_needs_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(data.DATASETS, "tinyshakespeare", (_closed_port_url(), PAYLOAD_SHA, "tinyshakespeare.txt"))
+    monkeypatch.setitem(
+        data.DATASETS, "tinyshakespeare", (_closed_port_url(), PAYLOAD_SHA, "tinyshakespeare.txt")
+    )
     cached = home_dir() / "data" / "tinyshakespeare.txt"
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(PAYLOAD)
@@ -373,7 +487,9 @@ def test_stale_cache_is_replaced_by_a_verified_download(server, tmp_path: Path) 
     root, base = server
     (root / "corpus.txt").write_bytes(PAYLOAD)
     (tmp_path / "corpus.txt").write_bytes(b"truncated")
-    path = download("corpus.txt", tmp_path, url=f"{base}/corpus.txt", sha256=PAYLOAD_SHA, progress=False)
+    path = download(
+        "corpus.txt", tmp_path, url=f"{base}/corpus.txt", sha256=PAYLOAD_SHA, progress=False
+    )
     assert path.read_bytes() == PAYLOAD
 
 
@@ -407,7 +523,9 @@ def test_http_error_is_a_download_error(server, tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_lists_the_known_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown dataset 'tiny_shakespeare'; known names: tinyshakespeare"):
+    with pytest.raises(
+        ValueError, match=r"unknown dataset 'tiny_shakespeare'; known names: tinyshakespeare"
+    ):
         download("tiny_shakespeare")
 
 
@@ -415,7 +533,10 @@ def test_unknown_dataset_lists_the_known_names() -> None:
 
 
 def test_clean_text() -> None:
-    raw = "<p>Tom &amp; Anna</p>\x00\x07 played\t\t in the   park.<script>var x = '<b>';</script>\n\n\n<br/>Bye"
+    raw = (
+        "<p>Tom &amp; Anna</p>\x00\x07 played\t\t in the   park."
+        "<script>var x = '<b>';</script>\n\n\n<br/>Bye"
+    )
     assert clean_text(raw) == "Tom & Anna played in the park.\nBye"
     assert clean_text("今天 <b>天气</b>不错。") == "今天 天气 不错。"
 
@@ -443,7 +564,9 @@ def test_cleaning_and_dedup_find_what_messy_corpus_injected() -> None:
     assert find_near_duplicates(clean) == {**messy.exact_duplicates, **messy.near_duplicates}
     unique = dedup_exact(clean)
     assert len(unique) == len(clean) - len(messy.exact_duplicates)
-    assert len(dedup_near(unique)) == len(clean) - len(messy.exact_duplicates) - len(messy.near_duplicates)
+    assert len(dedup_near(unique)) == len(clean) - len(messy.exact_duplicates) - len(
+        messy.near_duplicates
+    )
 
 
 def test_near_dedup_on_chinese_text() -> None:

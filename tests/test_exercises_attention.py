@@ -1,4 +1,4 @@
-"""Chapter 2 exercises: the reference passes, known-wrong answers are named, other correct answers pass."""
+"""Chapter 2 exercises: the reference passes, known-wrong answers are named; other answers pass."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit import exercises
+from labkit.exercises import attention as reference
 
 # ----------------------------------------------------------------------------- softmax
 
@@ -24,7 +25,7 @@ def test_softmax_reference_and_alternatives_pass() -> None:
         e = torch.exp(y)
         return (e / e.sum(-1, keepdim=True)).movedim(-1, dim)
 
-    assert SOFTMAX.check(SOFTMAX._reference).passed
+    assert SOFTMAX.check(reference.softmax).passed
     assert SOFTMAX.check(via_logsumexp).passed
     assert SOFTMAX.check(via_moveaxis).passed
 
@@ -73,7 +74,7 @@ def test_attention_reference_matches_pytorch() -> None:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 5, 8, generator=g) for _ in range(3))
     mask = torch.tril(torch.ones(5, 5, dtype=torch.bool))
-    out, weights = SDP._reference(q, k, v, mask)
+    out, weights = reference.scaled_dot_product(q, k, v, mask)
     assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-5)
     assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 5))
 
@@ -87,7 +88,7 @@ def test_attention_reference_and_alternative_pass() -> None:
         weights = scores.softmax(dim=-1)
         return torch.einsum("...qk,...kd->...qd", weights, v), weights
 
-    assert SDP.check(SDP._reference).passed
+    assert SDP.check(reference.scaled_dot_product).passed
     assert SDP.check(einsum_attention).passed
 
 
@@ -161,7 +162,7 @@ def test_attention_scaled_by_dv_and_single_output_are_named() -> None:
         return w @ v, w
 
     def only_out(q, k, v, mask=None):
-        return SDP._reference(q, k, v, mask)[0]
+        return reference.scaled_dot_product(q, k, v, mask)[0]
 
     assert "not by √d_v" in SDP.check(by_dv).headline
     assert "`return out, weights`" in SDP.check(only_out).headline
@@ -177,7 +178,7 @@ def test_causal_mask_reference_and_alternative_pass() -> None:
         pos = torch.arange(T)
         return pos[None, :] <= pos[:, None]
 
-    assert CAUSAL.check(CAUSAL._reference).passed
+    assert CAUSAL.check(reference.causal_mask).passed
     assert CAUSAL.check(by_comparison).passed
 
 
@@ -202,7 +203,7 @@ def test_causal_mask_known_mistakes_are_named() -> None:
     assert "dtype=torch.bool" in CAUSAL.check(as_float).headline
 
 
-# ----------------------------------------------------------------------------- split_heads / merge_heads
+# ------------------------------------------------------------------------ split_heads / merge_heads
 
 SPLIT = exercises.get("attention.split_heads")
 MERGE = exercises.get("attention.merge_heads")
@@ -212,7 +213,7 @@ def test_split_heads_reference_and_alternative_pass() -> None:
     def by_chunks(x, n_heads):
         return torch.stack(x.chunk(n_heads, dim=-1), dim=1)
 
-    assert SPLIT.check(SPLIT._reference).passed
+    assert SPLIT.check(reference.split_heads).passed
     assert SPLIT.check(by_chunks).passed
 
 
@@ -242,7 +243,7 @@ def test_merge_heads_reference_and_alternative_pass() -> None:
         B, H, T, d = x.shape
         return x.permute(0, 2, 1, 3).contiguous().view(B, T, H * d)
 
-    assert MERGE.check(MERGE._reference).passed
+    assert MERGE.check(reference.merge_heads).passed
     assert MERGE.check(by_cat).passed
     assert MERGE.check(contiguous_view).passed
 
@@ -268,7 +269,7 @@ def test_merge_heads_known_mistakes_are_named() -> None:
 
 def test_split_then_merge_is_the_identity() -> None:
     x = torch.randn(2, 5, 12)
-    assert torch.equal(MERGE._reference(SPLIT._reference(x, 3)), x)
+    assert torch.equal(reference.merge_heads(reference.split_heads(x, 3)), x)
 
 
 # ----------------------------------------------------------------------------- sinusoidal_positions
@@ -292,7 +293,7 @@ def test_positions_reference_and_alternative_pass() -> None:
         angles = torch.arange(T)[:, None] * freq
         return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(T, d)
 
-    assert PE.check(PE._reference).passed
+    assert PE.check(reference.sinusoidal_positions).passed
     assert PE.check(with_loops).passed
     assert PE.check(with_exp_log).passed
 
@@ -332,7 +333,7 @@ def test_padding_mask_reference_and_alternative_pass() -> None:
             mask[b, :n] = True
         return mask
 
-    assert PAD.check(PAD._reference).passed
+    assert PAD.check(reference.padding_mask).passed
     assert PAD.check(padding_mask).passed
 
 

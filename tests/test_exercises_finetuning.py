@@ -1,4 +1,4 @@
-"""Chapter 5 exercises: the reference passes, known-wrong answers are named, other correct answers pass."""
+"""Chapter 5 exercises: the reference passes, known-wrong answers are named; other answers pass."""
 
 from __future__ import annotations
 
@@ -7,28 +7,36 @@ import torch.nn.functional as F
 from torch import nn
 
 from labkit import exercises
-from labkit import finetune as ft
+from labkit.chapters.finetuning import encode_labelled, pretraining_corpus
 from labkit.data import generate_labelled
+from labkit.evaluate import accuracy
+from labkit.exercises import finetuning as reference
+from labkit.models.lora import LoRALinear
+from labkit.tokenizers import train_bert_tokenizer
 
 
 def test_chapter_5_exercises_are_registered_in_chapter_5() -> None:
     ids = {r.id for r in exercises.catalog(chapter=5)}
-    assert ids == {"training.align_labels", "training.masked_accuracy", "training.lora_forward"}
+    assert ids == {
+        "finetuning.align_labels",
+        "finetuning.masked_accuracy",
+        "finetuning.lora_forward",
+    }
     assert all(exercises.get(i).chapter == 5 for i in ids)
-    assert "chapter 5: Fine-tuning" in repr(exercises.get("training.lora_forward"))
+    assert "chapter 5: Fine-tuning" in repr(exercises.get("finetuning.lora_forward"))
 
 
 # ----------------------------------------------------------------------------- align_labels
 
-ALIGN = exercises.get("training.align_labels")
+ALIGN = exercises.get("finetuning.align_labels")
 
 
 def test_align_labels_reference_matches_encode_labelled() -> None:
-    tok = ft.train_bert_tokenizer(ft.pretraining_corpus(n_paragraphs=20, story_chars=500, n_ner=200))
+    tok = train_bert_tokenizer(pretraining_corpus(n_paragraphs=20, story_chars=500, n_ner=200))
     for e in generate_labelled("en", 10, seed=4, task="ner"):
         enc = tok(e["tokens"], is_split_into_words=True, padding="max_length", max_length=18)
-        expected = ft.encode_labelled(tok, [e], max_length=18)[2][0]
-        assert torch.equal(ALIGN._reference(enc.word_ids(), e["labels"]), expected)
+        expected = encode_labelled(tok, [e], max_length=18)[2][0]
+        assert torch.equal(reference.align_labels(enc.word_ids(), e["labels"]), expected)
 
 
 def test_align_labels_reference_and_alternative_pass() -> None:
@@ -40,7 +48,7 @@ def test_align_labels_reference_and_alternative_pass() -> None:
                 seen.add(w)
         return torch.tensor(out)
 
-    assert ALIGN.check(ALIGN._reference).passed
+    assert ALIGN.check(reference.align_labels).passed
     assert ALIGN.check(with_set).passed
 
 
@@ -56,17 +64,20 @@ def test_align_labels_known_mistakes_are_named() -> None:
         return torch.tensor(out)
 
     def by_position(word_ids, word_labels):
-        return torch.tensor([-100 if w is None or i >= len(word_labels) else word_labels[i]
-                             for i, w in enumerate(word_ids)])
+        return torch.tensor(
+            [
+                -100 if w is None or i >= len(word_labels) else word_labels[i]
+                for i, w in enumerate(word_ids)
+            ]
+        )
 
     def by_position_unguarded(word_ids, word_labels):
         return torch.tensor([-100 if w is None else word_labels[i] for i, w in enumerate(word_ids)])
 
     def as_list(word_ids, word_labels):
-        return ALIGN._reference(word_ids, word_labels).tolist()
+        return reference.align_labels(word_ids, word_labels).tolist()
 
-    def stub(word_ids, word_labels):
-        ...
+    def stub(word_ids, word_labels): ...
 
     assert "first* piece" in ALIGN.check(every_piece).headline
     assert "must get -100, not 0" in ALIGN.check(specials_zero).headline
@@ -79,7 +90,7 @@ def test_align_labels_known_mistakes_are_named() -> None:
 
 # ----------------------------------------------------------------------------- masked_accuracy
 
-ACC = exercises.get("training.masked_accuracy")
+ACC = exercises.get("finetuning.masked_accuracy")
 
 
 def test_masked_accuracy_reference_agrees_with_finetune_accuracy() -> None:
@@ -98,7 +109,7 @@ def test_masked_accuracy_reference_agrees_with_finetune_accuracy() -> None:
             return logits
 
     ids = torch.ones(5, 7, dtype=torch.long)
-    assert abs(ACC._reference(logits, labels) - ft.accuracy(Fixed(), ids, labels)) < 1e-7
+    assert abs(reference.masked_accuracy(logits, labels) - accuracy(Fixed(), ids, labels)) < 1e-7
 
 
 def test_masked_accuracy_passes_and_mistakes_are_named() -> None:
@@ -116,26 +127,30 @@ def test_masked_accuracy_passes_and_mistakes_are_named() -> None:
         keep = labels != -100
         return (logits.argmax(0)[keep] == labels[keep]).float().mean().item()
 
-    assert ACC.check(ACC._reference).passed
+    assert ACC.check(reference.masked_accuracy).passed
     assert ACC.check(with_sum).passed
     assert "must not be counted" in ACC.check(counts_ignored).headline
     assert "inflates" in ACC.check(ignored_correct).headline
     result = ACC.check(wrong_dim)
-    assert not result.passed and ("last* dimension" in result.headline or "raised" in result.message)
+    assert not result.passed and (
+        "last* dimension" in result.headline or "raised" in result.message
+    )
 
 
 # ----------------------------------------------------------------------------- lora_forward
 
-LORA = exercises.get("training.lora_forward")
+LORA = exercises.get("finetuning.lora_forward")
 
 
 def test_lora_forward_reference_equals_lora_linear() -> None:
     torch.manual_seed(0)
-    layer = ft.LoRALinear(nn.Linear(10, 6), r=3, alpha=6)
+    layer = LoRALinear(nn.Linear(10, 6), r=3, alpha=6)
     with torch.no_grad():
         layer.lora_B.normal_()
     x = torch.randn(4, 10)
-    got = LORA._reference(x, layer.base.weight, layer.base.bias, layer.lora_A, layer.lora_B, layer.alpha)
+    got = reference.lora_forward(
+        x, layer.base.weight, layer.base.bias, layer.lora_A, layer.lora_B, layer.alpha
+    )
     assert torch.allclose(got, layer(x), atol=1e-5)
 
 
@@ -158,7 +173,7 @@ def test_lora_forward_passes_and_mistakes_are_named() -> None:
     def no_bias(x, W, b, A, B, alpha):
         return x @ W.T + alpha / A.shape[0] * (x @ A.T @ B.T)
 
-    assert LORA.check(LORA._reference).passed
+    assert LORA.check(reference.lora_forward).passed
     assert LORA.check(with_linear).passed
     assert LORA.check(merged_first).passed
     assert "left the scaling out" in LORA.check(no_scaling).headline

@@ -1,11 +1,19 @@
-"""The exercise framework: three states, time limit, exceptions, mutation, use(), solutions, progress."""
+"""The exercise framework: three states, time limit, errors, mutation, use(), progress.
+
+Also: hidden solutions, the catalog, and old (renamed) exercise ids.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,14 +21,21 @@ import torch
 import labkit
 from labkit import exercises
 from labkit.exercises.compare import compare
-from labkit.exercises.core import is_stub
+from labkit.exercises.running import is_stub
 
 SOFTMAX = "attention.softmax"
 
+
+def reference_of(ex: exercises.Exercise) -> Callable[..., Any]:
+    """The reference of ``ex``: the public function ``ex.name`` of the module its id names."""
+    module = importlib.import_module(f"labkit.exercises.{ex.id.split('.')[0]}")
+    return getattr(module, ex.name)
+
+
 # The ids and signatures fixed by the course (issue "Exercises").
 CORE_IDS = {
-    "concepts.bigram_counts": "(tokens: list[str], vocab: list[str]) -> Tensor[V,V]",
-    "concepts.sequence_logprob": "(probs: Tensor[V,V], ids: list[int]) -> float",
+    "language_models.bigram_counts": "(tokens: list[str], vocab: list[str]) -> Tensor[V,V]",
+    "language_models.sequence_logprob": "(probs: Tensor[V,V], ids: list[int]) -> float",
     "attention.softmax": "(x: Tensor, dim: int = -1) -> Tensor",
     "attention.scaled_dot_product": "(q, k, v, mask=None) -> (out, weights)",
     "attention.causal_mask": "(T: int) -> BoolTensor[T,T]",
@@ -32,7 +47,8 @@ CORE_IDS = {
     "transformer.param_count": "(vocab, d, n_layers, block, tied=True) -> int",
     "training.cross_entropy": "(logits: Tensor[N,C], targets: Tensor[N]) -> Tensor",
     "training.perplexity": "(token_logprobs: Tensor) -> float",
-    "training.adam_step": "(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> (param, m, v)",
+    "training.adam_step": "(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> "
+    "(param, m, v)",
     "training.mlm_mask": "(ids, mask_id, vocab_size, p=0.15, generator=None) -> (inputs, labels)",
     "applications.top_k_filter": "(logits: Tensor, k: int) -> Tensor",
     "applications.top_p_filter": "(logits: Tensor, p: float) -> Tensor",
@@ -126,13 +142,10 @@ def test_infinite_loop_is_reported_as_a_time_out_and_stopped() -> None:
             x = x + 0
 
     before = {t.ident for t in threading.enumerate()}
-    start = time.perf_counter()
     result = exercises.get(SOFTMAX).check(softmax, time_limit=0.3)
-    elapsed = time.perf_counter() - start
-    assert result.status == "incorrect"
+    assert result.status == "incorrect"  # an endless loop: the result, not a clock, says so
     assert "Time limit" in result.headline and "0.3 s" in result.headline
     assert 'Still running on case "a small vector"' in result.details
-    assert elapsed < 2.0
     deadline = time.perf_counter() + 2.0  # the runaway thread is stopped, not left spinning
     while time.perf_counter() < deadline:
         extra = [
@@ -207,8 +220,18 @@ def test_result_renders_as_coloured_box_and_plain_text() -> None:
 
 
 def test_hints_are_graded_and_numbered() -> None:
-    ex = exercises.get("attention.causal_mask")
-    ex._hint_index = 0
+    shared = exercises.get("attention.causal_mask")
+    # a fresh copy: the registered exercise remembers the hints other tests have asked for
+    ex = exercises.Exercise(
+        shared.id,
+        shared.chapter,
+        shared.title,
+        shared.signature,
+        shared.task,
+        reference=reference_of(shared),
+        cases=list,
+        hints=shared.hints,
+    )
     first, second = ex.hint(), ex.hint()
     assert (first.n, second.n) == (1, 2)
     assert first.text != second.text
@@ -227,7 +250,7 @@ def test_solution_shows_the_reference_source() -> None:
     assert "```python" in sol._repr_markdown_()
 
 
-# ----------------------------------------------------------------------------- use() and hidden solutions
+# ----------------------------------------------------------------------- use() and hidden solutions
 
 
 def test_use_returns_the_learners_function_when_it_passes(
@@ -264,7 +287,7 @@ def test_hidden_solutions(
     fn = ex.use(stub_pass)
     assert "(solution hidden)" in capsys.readouterr().out
     assert torch.allclose(fn(torch.zeros(4)), torch.full((4,), 0.25))
-    assert fn is not ex._reference and not hasattr(fn, "__wrapped__")
+    assert fn is not reference_of(ex) and not hasattr(fn, "__wrapped__")
     assert "solution()" not in ex.hint(len(ex.hints)).last_note
     exercises.set_solutions(True)
     assert "def softmax" in str(ex.solution())
@@ -347,7 +370,7 @@ def test_unknown_id_lists_close_matches() -> None:
 def test_every_exercise_is_consistent() -> None:
     """Reference passes; every known-wrong variant is rejected with exactly its own message."""
     for ex in exercises.all_exercises():
-        assert ex.check(ex._reference).passed, ex.id
+        assert ex.check(reference_of(ex)).passed, ex.id
         assert len(ex.hints) >= 2, ex.id
         assert ex.task and ex.title and ex.signature.startswith("("), ex.id
         for d in ex.diagnoses:
@@ -378,3 +401,71 @@ def test_compare_explains_differences() -> None:
     assert "off by +1" in compare(10, 11)
     assert compare(2.0, "2") == "result: expected a number, got str '2'"
     assert "0-d tensor" in compare(torch.tensor(1.0), 1.0)
+
+
+# ----------------------------------------------------------------------------- renamed ids
+
+PROGRESS_V0 = Path(__file__).parent / "data" / "progress_v0.json"
+
+
+def test_old_ids_find_the_renamed_exercises() -> None:
+    for old, new in exercises.ALIASES.items():
+        assert exercises.get(old) is exercises.get(new)
+        assert exercises.get(new).id == new
+        module = new.split(".")[0]
+        assert module in exercises.CHAPTER_MODULES
+    assert exercises.canonical_id("attention.softmax") == "attention.softmax"
+
+
+def test_every_id_is_prefixed_by_its_module_name() -> None:
+    for ex in exercises.all_exercises():
+        prefix = ex.id.split(".")[0]
+        assert prefix in exercises.CHAPTER_MODULES, ex.id
+        module = importlib.import_module(f"labkit.exercises.{prefix}")
+        assert callable(getattr(module, ex.name, None)), ex.id  # its reference lives there
+
+
+def test_progress_written_by_the_previous_version_is_read_under_the_new_ids() -> None:
+    """tests/data/progress_v0.json was written by labkit before the renames (old ids)."""
+    shutil.copy(PROGRESS_V0, exercises.progress_path())
+    report = exercises.progress()
+    assert set(report.passed) == {
+        "language_models.bigram_counts",
+        "language_models.sequence_logprob",
+        "finetuning.masked_accuracy",
+        "attention.softmax",
+    }
+    rows = {r.id: r for r in report}
+    assert (
+        rows["language_models.bigram_probs"].passed,
+        rows["language_models.bigram_probs"].attempts,
+    ) == (False, 1)
+    assert (rows["finetuning.lora_forward"].passed, rows["finetuning.lora_forward"].attempts) == (
+        False,
+        1,
+    )
+    assert not any(r.id.startswith("concepts.") for r in report)
+    # the next check rewrites the file with the new ids, keeping the old passes
+    exercises.get("concepts.bigram_probs").check(lambda *args, **kwargs: 0)
+    stored = json.loads(exercises.progress_path().read_text())["exercises"]
+    assert (
+        "concepts.bigram_counts" not in stored and stored["language_models.bigram_counts"]["passed"]
+    )
+    assert stored["language_models.bigram_probs"]["attempts"] == 2
+
+
+def test_old_and_new_entries_of_one_exercise_are_merged() -> None:
+    entry = {"passed": False, "attempts": 2, "last_checked": "2026-01-02T00:00:00+00:00"}
+    passed = {
+        "passed": True,
+        "attempts": 1,
+        "first_passed": "2026-01-01T00:00:00+00:00",
+        "last_checked": "2026-01-01T00:00:00+00:00",
+    }
+    data = {
+        "version": 1,
+        "exercises": {"training.lora_forward": passed, "finetuning.lora_forward": entry},
+    }
+    exercises.progress_path().write_text(json.dumps(data))
+    row = next(r for r in exercises.progress() if r.id == "finetuning.lora_forward")
+    assert (row.passed, row.attempts) == (True, 3)

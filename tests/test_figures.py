@@ -50,10 +50,12 @@ def test_bad_inputs_raise_clear_errors() -> None:
 
 def test_show_puts_plotly_json_and_picture_in_one_output(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda data, raw=False: shown.append((data, raw)))
+    monkeypatch.setattr(
+        "IPython.display.display", lambda data, raw=False: shown.append((data, raw))
+    )
     fig = go.Figure(go.Bar(x=["a", "b"], y=[2, 1]), layout={"title": "counts"})
     show(fig)
-    (data, raw), = shown
+    ((data, raw),) = shown
     assert raw and data["application/vnd.plotly.v1+json"]["data"][0]["type"] == "bar"
     uri = data["text/html"].split('src="')[1].split('"')[0]
     svg = base64.b64decode(uri.split(",", 1)[1]).decode()
@@ -62,10 +64,13 @@ def test_show_puts_plotly_json_and_picture_in_one_output(monkeypatch: pytest.Mon
 
 
 def test_bars_with_a_reference_line_on_a_log_axis() -> None:
-    fig = go.Figure(go.Bar(x=["uni", "bi", "tri"], y=[20.0, 8.0, 3.0], name="models"),
-                    layout={"yaxis": {"type": "log", "title": "perplexity"}})
-    fig.add_scatter(x=["uni", "bi", "tri"], y=[1.5] * 3, mode="lines", name="floor",
-                    line={"dash": "dash"})
+    fig = go.Figure(
+        go.Bar(x=["uni", "bi", "tri"], y=[20.0, 8.0, 3.0], name="models"),
+        layout={"yaxis": {"type": "log", "title": "perplexity"}},
+    )
+    fig.add_scatter(
+        x=["uni", "bi", "tri"], y=[1.5] * 3, mode="lines", name="floor", line={"dash": "dash"}
+    )
     svg = static_picture(fig).svg
     assert svg.count("<rect") >= 4 and "polyline" in svg and ">floor<" in svg
     assert "log10 perplexity" in svg

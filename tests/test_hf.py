@@ -54,7 +54,12 @@ def test_tinygpt_to_hf_and_back_same_logits(options: dict) -> None:
 def test_random_hf_gpt2_to_labkit_same_logits() -> None:
     torch.manual_seed(1)
     config = transformers.GPT2Config(
-        vocab_size=40, n_positions=16, n_embd=32, n_layer=2, n_head=4, bos_token_id=None,
+        vocab_size=40,
+        n_positions=16,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=None,
         eos_token_id=None,
     )
     hf = transformers.GPT2LMHeadModel(config).eval()
@@ -130,8 +135,12 @@ def test_tinybert_to_hf_and_back_same_logits(cls: type, hf_cls: type, type_vocab
 def test_random_hf_bert_to_labkit_same_logits() -> None:
     torch.manual_seed(3)
     config = transformers.BertConfig(
-        vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=16,
+        vocab_size=40,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=16,
     )
     hf = transformers.BertForMaskedLM(config).eval()
     model = from_hf(hf)
@@ -139,7 +148,9 @@ def test_random_hf_bert_to_labkit_same_logits() -> None:
     idx = ids()
     am = torch.ones(3, 16, dtype=torch.long)
     am[2, 5:] = 0
-    assert max_diff(model(idx, attention_mask=am), hf(input_ids=idx, attention_mask=am).logits) <= TOL
+    assert (
+        max_diff(model(idx, attention_mask=am), hf(input_ids=idx, attention_mask=am).logits) <= TOL
+    )
 
 
 # ---------------------------------------------------------------- offline pipelines
@@ -188,21 +199,29 @@ def test_save_hf_rejects_a_tokenizer_bigger_than_the_model(tmp_path: Path) -> No
         save_hf(TinyGPT(**{**TINY, "vocab_size": 10}), tok, tmp_path / "x")
 
 
-# ---------------------------------------------------------------- chapter 5: classifiers via Auto classes
+# ------------------------------------------------------- chapter 5: classifiers via Auto classes
 
 
 def test_exported_classifiers_load_with_the_matching_auto_class(tmp_path: Path) -> None:
     tok = train_char_tokenizer(TEXT)
     torch.manual_seed(3)
     pairs = [
-        (TinyBertForSequenceClassification, transformers.AutoModelForSequenceClassification,
-         transformers.BertForSequenceClassification),
-        (TinyBertForTokenClassification, transformers.AutoModelForTokenClassification,
-         transformers.BertForTokenClassification),
+        (
+            TinyBertForSequenceClassification,
+            transformers.AutoModelForSequenceClassification,
+            transformers.BertForSequenceClassification,
+        ),
+        (
+            TinyBertForTokenClassification,
+            transformers.AutoModelForTokenClassification,
+            transformers.BertForTokenClassification,
+        ),
     ]
     x = torch.tensor([tok.encode("the cat sat"), tok.encode("the dog sat")])
     for cls, auto, hf_cls in pairs:
-        model = cls(vocab_size=len(tok), block_size=16, n_layer=1, n_head=2, d_model=16, num_labels=3).eval()
+        model = cls(
+            vocab_size=len(tok), block_size=16, n_layer=1, n_head=2, d_model=16, num_labels=3
+        ).eval()
         out = save_hf(model, tok, tmp_path / cls.__name__)
         hf = auto.from_pretrained(out).eval()
         assert type(hf) is hf_cls and hf.config.num_labels == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from labkit.models import (
     TinyBertForTokenClassification,
     TinyEncoderDecoder,
     TinyGPT,
+    run_blocks,
 )
 from labkit.nn import set_fused
 
@@ -127,6 +129,21 @@ def test_gpt_variants_run_and_stay_causal(pos: str, pre_ln: bool) -> None:
     assert torch.allclose(logits[:, :-1], model(changed)[:, :-1], atol=1e-6)
 
 
+def test_run_blocks_returns_one_attention_stack_per_kind() -> None:
+    model, x = encdec(), torch.randn(3, 5, 32)
+    memory = torch.randn(3, 7, 32)
+    plain, none = run_blocks(model.decoder, x, is_causal=True, memory=memory)
+    out, (self_attn, cross) = run_blocks(model.decoder, x, True, is_causal=True, memory=memory)
+    assert none == [] and torch.allclose(out, plain, atol=1e-5)
+    assert self_attn.shape == (2, 3, 4, 5, 5) and cross.shape == (2, 3, 4, 5, 7)
+
+
+def test_only_tiny_gpt_lets_the_trainer_split_a_batch() -> None:
+    assert TinyGPT.batch_rows_independent is True
+    for cls in (TinyBERT, TinyBertForSequenceClassification, TinyEncoderDecoder):
+        assert cls.batch_rows_independent is False
+
+
 # ---------------------------------------------------------------- input errors
 
 
@@ -153,6 +170,26 @@ def test_clear_errors_for_bad_inputs() -> None:
     assert TinyGPT({"vocab_size": 7, "d_model": 16}, n_layer=1).config.vocab_size == 7
     with pytest.raises(ValueError, match="attention_mask"):
         bert()(ids(), attention_mask=torch.ones(3, 5, dtype=torch.long))
+
+
+def test_configs_share_one_base_and_keep_their_defaults_and_field_order() -> None:
+    shared = ["vocab_size", "block_size", "n_layer", "n_head", "d_model", "d_ff", "dropout"]
+    shared += ["activation", "pos", "pre_ln", "bias", "tie_weights", "fused", "layer_norm_eps"]
+    extra = {
+        GPTConfig: ["rope_base"],
+        BertConfig: ["type_vocab_size", "pad_token_id", "num_labels", "rope_base"],
+        EncDecConfig: ["pad_token_id", "bos_token_id", "eos_token_id", "rope_base"],
+    }
+    for cls, names in extra.items():  # config.json keeps the order it always had
+        assert [f.name for f in fields(cls)] == shared + names
+    bert_cfg, encdec_cfg = BertConfig(), EncDecConfig()
+    assert (bert_cfg.activation, bert_cfg.pre_ln, bert_cfg.layer_norm_eps) == ("gelu", False, 1e-12)
+    assert (encdec_cfg.n_layer, encdec_cfg.activation, encdec_cfg.pos) == (2, "relu", "sinusoidal")
+    for cls in extra:  # the shared checks run for every config
+        with pytest.raises(ValueError, match="n_head must be a positive integer"):
+            cls(n_head=0)
+    with pytest.raises(ValueError, match="num_labels"):
+        BertConfig(num_labels=0)
 
 
 # ---------------------------------------------------------------- weights and parameter count
@@ -214,17 +251,26 @@ def test_save_load_round_trip(model, tmp_path: Path) -> None:  # noqa: ANN001
     args = (idx, idx) if isinstance(model, TinyEncoderDecoder) else (idx,)
     before = model(*args)
     model.save(tmp_path / "ckpt")
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     assert config["model_type"] == model.model_type and config["vocab_size"] == 40
-    for loaded in (type(model).load(tmp_path / "ckpt"), models.load(tmp_path / "ckpt", device="cpu")):
+    for loaded in (
+        type(model).load(tmp_path / "ckpt"),
+        models.load(tmp_path / "ckpt", device="cpu"),
+    ):
         assert type(loaded) is type(model) and not loaded.training
         assert loaded.config == model.config
         assert torch.equal(loaded(*args), before)
     if model.config.tie_weights and hasattr(model, "lm_head"):
-        assert loaded.lm_head.weight.data_ptr() == next(
-            m.weight for m in loaded.modules() if isinstance(m, torch.nn.Embedding)
-        ).data_ptr()
+        assert (
+            loaded.lm_head.weight.data_ptr()
+            == next(
+                m.weight for m in loaded.modules() if isinstance(m, torch.nn.Embedding)
+            ).data_ptr()
+        )
 
 
 def test_load_errors(tmp_path: Path) -> None:
@@ -237,9 +283,25 @@ def test_load_errors(tmp_path: Path) -> None:
         models.load(tmp_path / "g" / "config.json")
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text('{"model_type": "gpt2"}')
-    (tmp_path / "hf" / "model.safetensors").write_bytes((tmp_path / "g" / "model.safetensors").read_bytes())
+    (tmp_path / "hf" / "model.safetensors").write_bytes(
+        (tmp_path / "g" / "model.safetensors").read_bytes()
+    )
     with pytest.raises(ValueError, match="from_hf"):
         models.load(tmp_path / "hf")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_weights_file_names_the_file_and_the_fix(tmp_path: Path, damage: str) -> None:
+    d = tmp_path / "ckpt"
+    gpt().save(d)
+    weights = d / "model.safetensors"
+    data = weights.read_bytes()
+    bad = {"truncated": data[: len(data) // 2], "garbage": b"not weights" * 3, "empty": b""}
+    weights.write_bytes(bad[damage])
+    for load in (models.load, TinyGPT.load):
+        with pytest.raises(ValueError, match="model.safetensors is damaged") as info:
+            load(d)
+        assert "save the model again" in str(info.value)
 
 
 class _Trap:

@@ -354,7 +354,9 @@ def test_layernorm_matches_pytorch() -> None:
         ours.fused = True
         assert close(ours(x), ref(x))
     y = LayerNorm(12)(x)
-    assert close(y.mean(-1), torch.zeros(4, 5)) and close(y.var(-1, unbiased=False), torch.ones(4, 5), 1e-4)
+    assert close(y.mean(-1), torch.zeros(4, 5)) and close(
+        y.var(-1, unbiased=False), torch.ones(4, 5), 1e-4
+    )
 
 
 def test_feedforward_formula_and_activations() -> None:
@@ -388,8 +390,10 @@ def test_block_matches_torch_transformer_encoder_layer(pre_ln: bool) -> None:
         ref.self_attn.out_proj.weight.copy_(a.w_o.weight)
         ref.self_attn.out_proj.bias.copy_(a.w_o.bias)
         for mine, theirs in [
-            (ours.ffn.w1, ref.linear1), (ours.ffn.w2, ref.linear2),
-            (ours.ln1, ref.norm1), (ours.ln2, ref.norm2),
+            (ours.ffn.w1, ref.linear1),
+            (ours.ffn.w2, ref.linear2),
+            (ours.ln1, ref.norm1),
+            (ours.ln2, ref.norm2),
         ]:
             theirs.weight.copy_(mine.weight)
             theirs.bias.copy_(mine.bias)
@@ -417,8 +421,9 @@ def test_decoder_block_with_cross_attention() -> None:
     block = TransformerBlock(16, 2, cross_attention=True).eval()
     x, memory = torch.randn(2, 5, 16), torch.randn(2, 3, 16)
     mem_mask = padding_mask(torch.tensor([[1, 1, 1], [1, 1, 0]]))
-    y, self_w, cross_w = block(x, is_causal=True, memory=memory, memory_mask=mem_mask,
-                               return_attention=True)
+    y, self_w, cross_w = block(
+        x, is_causal=True, memory=memory, memory_mask=mem_mask, return_attention=True
+    )
     assert y.shape == x.shape and self_w.shape == (2, 2, 5, 5) and cross_w.shape == (2, 2, 5, 3)
     assert torch.all(cross_w[1, :, :, 2] == 0)
     assert close(y, block(x, is_causal=True, memory=memory, memory_mask=mem_mask))

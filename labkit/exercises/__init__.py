@@ -14,29 +14,31 @@ Taught in chapter 0 (Start here), used at the end of every chapter::
 
 The checker calls your function with required arguments positionally and optional ones by
 keyword (``softmax(x, dim=0)``), on many cases, with a time limit; see
-:mod:`labkit.exercises.core`. Solutions can be hidden with ``LABKIT_SOLUTIONS=off`` or
+:mod:`labkit.exercises.running`. Old ids still work (:mod:`labkit.exercises.aliases`).
+Solutions can be hidden with ``LABKIT_SOLUTIONS=off`` or
 :func:`set_solutions`.
 """
 
 from __future__ import annotations
 
+from .aliases import ALIASES, canonical_id
+from .cases import Case, Diagnosis, mistakes, seeded, variant
 from .core import (
-    DEFAULT_TIME_LIMIT,
-    Case,
-    Diagnosis,
-    Exercise,
+    CHAPTER_MODULES,
     UnknownExerciseError,
     all_exercises,
     catalog,
     get,
     register,
-    set_solutions,
-    solutions_enabled,
 )
 from .display import CheckResult, ExerciseInfo, ProgressReport, ProgressRow
+from .exercise import DEFAULT_TIME_LIMIT, Exercise
 from .progress import load_progress, progress_path, reset_progress
+from .solutions import set_solutions, solutions_enabled
 
 __all__ = [
+    "ALIASES",
+    "CHAPTER_MODULES",
     "DEFAULT_TIME_LIMIT",
     "Case",
     "CheckResult",
@@ -47,14 +49,18 @@ __all__ = [
     "ProgressRow",
     "UnknownExerciseError",
     "all_exercises",
+    "canonical_id",
     "catalog",
     "get",
+    "mistakes",
     "progress",
     "progress_path",
     "register",
     "reset_progress",
+    "seeded",
     "set_solutions",
     "solutions_enabled",
+    "variant",
 ]
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .core import Case, Diagnosis, Exercise, register
+from .cases import Case, Diagnosis, mistakes, seeded
+from .core import register
+from .exercise import Exercise
 
 NEG_INF = float("-inf")
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------- top_k_filter
@@ -56,7 +54,7 @@ def _topk_smallest(logits: Tensor, k: int) -> Tensor:
 
 
 def _topk_cases() -> list[Case]:
-    g = _gen(20)
+    g = seeded(20)
     return [
         Case((torch.tensor([1.0, 3.0, -2.0, 0.5, 2.0, -1.0]), 3), label="6 logits, k=3"),
         Case(
@@ -79,27 +77,32 @@ register(
         chapter=8,
         title="Top-k filtering",
         signature="(logits: Tensor, k: int) -> Tensor",
-        task="Return a copy of logits where everything outside the k largest values of each row (last dim) "
+        task="Return a copy of logits where everything outside the k largest values of each row "
+        "(last dim) "
         "is -inf.",
         reference=top_k_filter,
         cases=_topk_cases,
         diagnoses=[
             Diagnosis(
-                "Off by one: exactly k logits must survive; you kept k + 1 (the k-th largest value itself "
+                "Off by one: exactly k logits must survive; you kept k + 1 (the k-th largest "
+                "value itself "
                 "stays, everything below it goes).",
                 variant=_topk_plus_one,
             ),
             Diagnosis(
-                "Off by one: exactly k logits must survive; you kept only k − 1 (keep values ≥ the k-th "
+                "Off by one: exactly k logits must survive; you kept only k − 1 (keep values ≥ "
+                "the k-th "
                 "largest, remove those strictly below).",
                 variant=_topk_minus_one,
             ),
             Diagnosis(
-                "Set the filtered logits to -inf (so that softmax gives them probability 0), not 0.",
+                "Set the filtered logits to -inf (so that softmax gives them probability 0), not "
+                "0.",
                 variant=_topk_zero_fill,
             ),
             Diagnosis(
-                "Filter each row separately (along the last dim); you took the top k of the whole tensor.",
+                "Filter each row separately (along the last dim); you took the top k of the "
+                "whole tensor.",
                 variant=_topk_global,
             ),
             Diagnosis(
@@ -108,7 +111,8 @@ register(
         ],
         hints=[
             "Find the k-th largest value of each row; anything below it is removed (set to -inf).",
-            "torch.topk(logits, k, dim=-1).values[..., -1:] is the k-th largest value with a dimension kept for "
+            "torch.topk(logits, k, dim=-1).values[..., -1:] is the k-th largest value with a "
+            "dimension kept for "
             "broadcasting; logits.masked_fill(condition, float('-inf')) returns a new tensor.",
             "`kth = torch.topk(logits, k, dim=-1).values[..., -1:]`; "
             "`return logits.masked_fill(logits < kth, float('-inf'))`",
@@ -134,57 +138,36 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     return torch.empty_like(logits).scatter(-1, order, sorted_logits)  # back to the original order
 
 
-def _topp(
-    logits: Tensor,
-    p: float,
-    *,
-    keep_crossing: bool = True,
-    unsort: bool = True,
-    fill: float = NEG_INF,
-    keep_first: bool = True,
-    as_probs: bool = False,
-) -> Tensor:
+def _topp(logits: Tensor, p: float, *, mistake: str) -> Tensor:
+    """top_p_filter with one known ``mistake`` (the names in its diagnoses)."""
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = torch.softmax(sorted_logits, dim=-1)
     cum = torch.cumsum(probs, dim=-1)
-    remove = (cum - probs >= p) if keep_crossing else (cum >= p)
-    if keep_first:
+    drop_crossing = mistake in ("drop_crossing", "drop_crossing_and_first")
+    remove = (cum >= p) if drop_crossing else (cum - probs >= p)
+    if mistake != "drop_crossing_and_first":
         remove[..., 0] = False
-    values = probs if as_probs else sorted_logits
-    values = values.masked_fill(remove, 0.0 if as_probs else fill)
-    return torch.empty_like(logits).scatter(-1, order, values) if unsort else values
-
-
-def _topp_drop_crossing(logits: Tensor, p: float) -> Tensor:
-    return _topp(logits, p, keep_crossing=False)
-
-
-def _topp_drop_crossing_empty(logits: Tensor, p: float) -> Tensor:
-    return _topp(logits, p, keep_crossing=False, keep_first=False)
-
-
-def _topp_sorted(logits: Tensor, p: float) -> Tensor:
-    return _topp(logits, p, unsort=False)
-
-
-def _topp_zero(logits: Tensor, p: float) -> Tensor:
-    return _topp(logits, p, fill=0.0)
-
-
-def _topp_probs(logits: Tensor, p: float) -> Tensor:
-    return _topp(logits, p, as_probs=True)
+    if mistake == "probs":
+        values = probs.masked_fill(remove, 0.0)
+    else:
+        values = sorted_logits.masked_fill(remove, 0.0 if mistake == "zero_fill" else NEG_INF)
+    if mistake == "sorted":
+        return values
+    return torch.empty_like(logits).scatter(-1, order, values)
 
 
 def _topp_cases() -> list[Case]:
-    g = _gen(21)
+    g = seeded(21)
     probs = torch.tensor([0.05, 0.5, 0.15, 0.3])  # sorted: 0.5, 0.3, 0.15, 0.05
     peaked_and_flat = torch.stack([torch.tensor([4.0, 1.0, 0.0, -1.0, 0.5]), torch.zeros(5)])
     return [
         Case(
             (probs.log(), 0.7),
             label="probabilities (0.05, 0.5, 0.15, 0.3), p=0.7: keep 0.5 and 0.3",
-            note="This case tests the token that crosses p: keep tokens until the cumulative probability "
-            "reaches p, including that one — with p=0.7, 0.5 alone is not enough, 0.5 + 0.3 = 0.8 ≥ 0.7.",
+            note="This case tests the token that crosses p: keep tokens until the cumulative "
+            "probability "
+            "reaches p, including that one — with p=0.7, 0.5 alone is not enough, 0.5 + 0.3 = "
+            "0.8 ≥ 0.7.",
         ),
         Case((probs.log(), 0.1), label="p=0.1: the most likely token alone"),
         Case((probs.log(), 0.96), label="p=0.96: all four tokens"),
@@ -206,42 +189,39 @@ register(
         chapter=8,
         title="Top-p (nucleus) filtering",
         signature="(logits: Tensor, p: float) -> Tensor",
-        task="Return a copy of logits where only the smallest set of most likely tokens whose probabilities add "
-        "up to ≥ p (at least one token) survives, per row; the others are -inf. Keep the original order.",
+        task="Return a copy of logits where only the smallest set of most likely tokens whose "
+        "probabilities add "
+        "up to ≥ p (at least one token) survives, per row; the others are -inf. Keep the "
+        "original order.",
         reference=top_p_filter,
         cases=_topp_cases,
-        diagnoses=[
-            Diagnosis(
-                "You dropped the token that crosses p: keep tokens until the cumulative probability reaches "
-                "p, including the one that crosses it (remove a token only if the mass *before* it is "
-                "already ≥ p).",
-                variant=_topp_drop_crossing,
-            ),
-            Diagnosis(
-                "You dropped the token that crosses p (and sometimes every token): remove a token only if "
-                "the mass *before* it is already ≥ p; the most likely token always stays.",
-                variant=_topp_drop_crossing_empty,
-            ),
-            Diagnosis(
-                "You returned the logits in sorted order: scatter them back to their original positions "
-                "with the indices from torch.sort.",
-                variant=_topp_sorted,
-            ),
-            Diagnosis(
-                "Set the filtered logits to -inf (so that softmax gives them probability 0), not 0.",
-                variant=_topp_zero,
-            ),
-            Diagnosis(
-                "Return the filtered *logits* (the kept ones unchanged), not probabilities.",
-                variant=_topp_probs,
-            ),
-        ],
+        diagnoses=mistakes(
+            top_p_filter,
+            _topp,
+            {
+                "drop_crossing": "You dropped the token that crosses p: keep tokens until the "
+                "cumulative probability reaches p, including the one that crosses it (remove a "
+                "token only if the mass *before* it is already ≥ p).",
+                "drop_crossing_and_first": "You dropped the token that crosses p (and sometimes "
+                "every token): remove a token only if the mass *before* it is already ≥ p; the "
+                "most likely token always stays.",
+                "sorted": "You returned the logits in sorted order: scatter them back to their "
+                "original positions with the indices from torch.sort.",
+                "zero_fill": "Set the filtered logits to -inf (so that softmax gives them "
+                "probability 0), not 0.",
+                "probs": "Return the filtered *logits* (the kept ones unchanged), not "
+                "probabilities.",
+            },
+        ),
         hints=[
-            "Sort the tokens from most to least likely and walk down the list, adding probabilities, until the "
+            "Sort the tokens from most to least likely and walk down the list, adding "
+            "probabilities, until the "
             "total reaches p; the token that gets you there is kept.",
-            "After torch.sort(descending=True) and softmax, `cumsum(probs) - probs` is the mass *before* each "
+            "After torch.sort(descending=True) and softmax, `cumsum(probs) - probs` is the mass "
+            "*before* each "
             "token: remove it where that is ≥ p. Then undo the sort with scatter.",
-            "`remove = torch.cumsum(probs, -1) - probs >= p`; `sorted_logits.masked_fill(remove, -inf)`; "
+            "`remove = torch.cumsum(probs, -1) - probs >= p`; `sorted_logits.masked_fill(remove, "
+            "-inf)`; "
             "`torch.empty_like(logits).scatter(-1, order, sorted_logits)`",
         ],
     )
@@ -292,11 +272,15 @@ def _ngram_cases() -> list[Case]:
         Case(
             ("the the the the the the".split(), ref, 1),
             label='"the" six times against a reference with two "the"',
-            note='Clip: an n-gram of the hypothesis counts at most as often as it occurs in the reference '
-            '("the" twice here), or a hypothesis that repeats one common word gets a perfect score.',
+            note="Clip: an n-gram of the hypothesis counts at most as often as it occurs in the "
+            "reference "
+            '("the" twice here), or a hypothesis that repeats one common word gets a perfect '
+            "score.",
         ),
         Case((ref, ref, 4), label="identical sentences, n=4"),
-        Case(("on the mat the cat sat".split(), ref, 3), label="the same words in another order, n=3"),
+        Case(
+            ("on the mat the cat sat".split(), ref, 3), label="the same words in another order, n=3"
+        ),
         Case((["the", "cat"], ref, 3), label="a hypothesis of 2 tokens has no 3-grams: (0, 0)"),
         Case((["cat"], ref, 4), label="a hypothesis of 1 token has no 4-grams: (0, 0)"),
         Case(("a b a b a b".split(), "a b a b".split(), 2), label="repeated bigrams, n=2"),
@@ -309,33 +293,42 @@ register(
         chapter=8,
         title="BLEU's clipped n-gram precision",
         signature="(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]",
-        task="Return (matches, total): total = the number of n-grams (runs of n tokens) in the hypothesis; "
-        "matches = how many of them occur in the reference, each n-gram counted at most as often as it occurs "
+        task="Return (matches, total): total = the number of n-grams (runs of n tokens) in the "
+        "hypothesis; "
+        "matches = how many of them occur in the reference, each n-gram counted at most as often "
+        "as it occurs "
         "in the reference (clipping).",
         reference=ngram_precision,
         cases=_ngram_cases,
         output_names=("matches", "total"),
         diagnoses=[
             Diagnosis(
-                "You did not clip: an n-gram of the hypothesis may only be matched as often as it occurs in "
-                "the reference (count each n-gram with a Counter and take min(hypothesis count, reference count)).",
+                "You did not clip: an n-gram of the hypothesis may only be matched as often as "
+                "it occurs in "
+                "the reference (count each n-gram with a Counter and take min(hypothesis count, "
+                "reference count)).",
                 variant=_ngram_unclipped,
             ),
             Diagnosis(
-                "total counts the n-grams of the *hypothesis* (precision: what share of what the system said "
+                "total counts the n-grams of the *hypothesis* (precision: what share of what the "
+                "system said "
                 "is right), not of the reference.",
                 variant=_ngram_reference_total,
             ),
             Diagnosis(
-                "A sentence shorter than n has no n-grams: total must be 0, not negative (max(len - n + 1, 0)).",
+                "A sentence shorter than n has no n-grams: total must be 0, not negative "
+                "(max(len - n + 1, 0)).",
                 variant=_ngram_negative_total,
             ),
         ],
         hints=[
-            "List the hypothesis's n-grams as tuples tokens[i:i+n]; do the same for the reference; count both.",
-            "collections.Counter counts them; a match for n-gram g is min(hyp_count[g], ref_count[g]) -- that "
+            "List the hypothesis's n-grams as tuples tokens[i:i+n]; do the same for the "
+            "reference; count both.",
+            "collections.Counter counts them; a match for n-gram g is min(hyp_count[g], "
+            "ref_count[g]) -- that "
             "is the clipping.",
-            "`hyp = Counter(tuple(h[i:i+n]) for i in range(len(h)-n+1))`, the same for the reference; "
+            "`hyp = Counter(tuple(h[i:i+n]) for i in range(len(h)-n+1))`, the same for the "
+            "reference; "
             "`matches = sum(min(c, ref[g]) for g, c in hyp.items())`; `total = max(len(h)-n+1, 0)`",
         ],
     )
@@ -376,21 +369,33 @@ def _cos_distance(query: Tensor, documents: Tensor, k: int) -> Tensor:
 
 
 def _cosine_cases() -> list[Case]:
-    g = _gen(22)
+    g = seeded(22)
     short_close = torch.tensor([[10.0, 0.5], [0.3, 0.0], [0.0, 4.0], [-3.0, -3.0]])
     return [
         Case(
             (torch.tensor([1.0, 0.0]), short_close, 2),
-            label="2-d vectors: a long vector pointing a little off, a short one pointing the same way",
-            note="Cosine similarity ignores length: normalise the query and every document to length 1 "
+            label="2-d vectors: a long vector pointing a little off, a short one pointing the "
+            "same way",
+            note="Cosine similarity ignores length: normalise the query and every document to "
+            "length 1 "
             "before taking dot products.",
         ),
-        Case((torch.randn(16, generator=g), torch.randn(10, 16, generator=g), 3), label="10 documents, d=16, k=3"),
         Case(
-            (torch.randn(8, generator=g), torch.randn(5, 8, generator=g) * torch.arange(1.0, 6.0)[:, None], 5),
+            (torch.randn(16, generator=g), torch.randn(10, 16, generator=g), 3),
+            label="10 documents, d=16, k=3",
+        ),
+        Case(
+            (
+                torch.randn(8, generator=g),
+                torch.randn(5, 8, generator=g) * torch.arange(1.0, 6.0)[:, None],
+                5,
+            ),
             label="documents of very different lengths, k = N (a full ranking)",
         ),
-        Case((torch.randn(384, generator=g), torch.randn(30, 384, generator=g), 1), label="d=384 as in MiniLM, k=1"),
+        Case(
+            (torch.randn(384, generator=g), torch.randn(30, 384, generator=g), 1),
+            label="d=384 as in MiniLM, k=1",
+        ),
     ]
 
 
@@ -400,19 +405,25 @@ register(
         chapter=8,
         title="Semantic search: top-k by cosine similarity",
         signature="(query: Tensor, documents: Tensor, k: int) -> Tensor",
-        task="query is (d,), documents (N, d). Return a LongTensor of the indices of the k documents with the "
+        task="query is (d,), documents (N, d). Return a LongTensor of the indices of the k "
+        "documents with the "
         "highest cosine similarity to the query, most similar first.",
         reference=cosine_top_k,
         cases=_cosine_cases,
         diagnoses=[
             Diagnosis(
-                "You ranked by the plain dot product: long document vectors win whatever their direction. "
+                "You ranked by the plain dot product: long document vectors win whatever their "
+                "direction. "
                 "Divide the query and each document by its length first (cosine similarity).",
                 variant=_cos_dot,
             ),
-            Diagnosis("You returned the *least* similar documents; take the largest similarities.", variant=_cos_worst),
             Diagnosis(
-                "Normalise each document (each row: dim=-1), not each feature across the documents (dim=0).",
+                "You returned the *least* similar documents; take the largest similarities.",
+                variant=_cos_worst,
+            ),
+            Diagnosis(
+                "Normalise each document (each row: dim=-1), not each feature across the "
+                "documents (dim=0).",
                 variant=_cos_wrong_dim,
             ),
             Diagnosis(
@@ -423,7 +434,8 @@ register(
         ],
         hints=[
             "Cosine similarity = dot product of the two vectors after each is scaled to length 1.",
-            "documents / documents.norm(dim=-1, keepdim=True) normalises every row; then one matrix-vector "
+            "documents / documents.norm(dim=-1, keepdim=True) normalises every row; then one "
+            "matrix-vector "
             "product gives all N similarities; torch.topk picks the best.",
             "`sims = (documents / documents.norm(dim=-1, keepdim=True)) @ (query / query.norm())`; "
             "`return torch.topk(sims, k).indices`",

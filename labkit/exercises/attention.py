@@ -10,12 +10,9 @@ import math
 import torch
 from torch import Tensor
 
-from .core import Case, Diagnosis, Exercise, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from .cases import Case, Diagnosis, mistakes, seeded
+from .core import register
+from .exercise import Exercise
 
 # --------------------------------------------------------------------------- softmax
 
@@ -48,7 +45,7 @@ def _softmax_last_dim_only(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def _softmax_cases() -> list[Case]:
-    g = _gen(0)
+    g = seeded(0)
     m = torch.randn(3, 5, generator=g)
     return [
         Case((torch.tensor([1.0, 2.0, 3.0]),), label="a small vector"),
@@ -59,8 +56,10 @@ def _softmax_cases() -> list[Case]:
         Case(
             (torch.tensor([[1000.0, 999.0, 998.0], [-1000.0, -999.0, -1001.0]]),),
             label="large logits (±1000)",
-            note="This case has large logits: exp(1000) overflows to inf (and exp(-1000) underflows to 0), giving "
-            "NaN unless you subtract the maximum along `dim` first — softmax(x) = softmax(x − max(x)).",
+            note="This case has large logits: exp(1000) overflows to inf (and exp(-1000) "
+            "underflows to 0), giving "
+            "NaN unless you subtract the maximum along `dim` first — softmax(x) = softmax(x − "
+            "max(x)).",
         ),
         Case((torch.tensor([7.0]),), label="a length-1 input (answer: [1.])"),
         Case(
@@ -78,45 +77,56 @@ register(
         chapter=2,
         title="Numerically stable softmax",
         signature="(x: Tensor, dim: int = -1) -> Tensor",
-        task="Return softmax(x) along `dim`: exp(x) / sum(exp(x)), computed so that large inputs don't overflow.",
+        task="Return softmax(x) along `dim`: exp(x) / sum(exp(x)), computed so that large inputs "
+        "don't overflow.",
         reference=softmax,
         cases=_softmax_cases,
         diagnoses=[
             Diagnosis(
-                "Your softmax overflows on large inputs (exp(1000) = inf, and inf / inf = NaN): subtract the "
+                "Your softmax overflows on large inputs (exp(1000) = inf, and inf / inf = NaN): "
+                "subtract the "
                 "maximum along `dim` before exp — softmax(x) = softmax(x − max(x)).",
                 variant=_softmax_naive,
             ),
             Diagnosis(
-                "You subtract the max of the whole tensor; subtract the max of each slice along `dim` "
-                "(x.max(dim=dim, keepdim=True).values), or a row far below the global max underflows to 0 / 0.",
+                "You subtract the max of the whole tensor; subtract the max of each slice along "
+                "`dim` "
+                "(x.max(dim=dim, keepdim=True).values), or a row far below the global max "
+                "underflows to 0 / 0.",
                 variant=_softmax_global_max,
             ),
             Diagnosis(
-                "You divided by the sum over the whole tensor; sum along `dim` (with keepdim=True) so that "
+                "You divided by the sum over the whole tensor; sum along `dim` (with "
+                "keepdim=True) so that "
                 "each slice sums to 1.",
                 variant=_softmax_global_sum,
             ),
             Diagnosis(
-                "You ignore the `dim` argument (the cases with dim=0 or dim=1 fail): use it in max and sum.",
+                "You ignore the `dim` argument (the cases with dim=0 or dim=1 fail): use it in "
+                "max and sum.",
                 variant=_softmax_last_dim_only,
             ),
             Diagnosis(
-                "x.max(dim) returns a pair (values, indices): use x.max(dim=dim, keepdim=True).values.",
+                "x.max(dim) returns a pair (values, indices): use x.max(dim=dim, "
+                "keepdim=True).values.",
                 error=r"return_types\.max|unsupported operand type.*max",
             ),
             Diagnosis(
                 "The shapes don't line up: keep the reduced dimension with keepdim=True "
-                "(e.sum(dim=dim, keepdim=True)) so that broadcasting divides each slice by its own sum.",
+                "(e.sum(dim=dim, keepdim=True)) so that broadcasting divides each slice by its "
+                "own sum.",
                 error=r"must match the size of tensor",
             ),
         ],
         hints=[
-            "softmax(x) = exp(x) / sum(exp(x)). What happens to exp(1000) in float32? Subtracting the same "
+            "softmax(x) = exp(x) / sum(exp(x)). What happens to exp(1000) in float32? "
+            "Subtracting the same "
             "constant from every entry of a slice does not change the softmax.",
-            "Subtract the max of each slice (`x.max(dim=dim, keepdim=True).values`), exponentiate, then "
+            "Subtract the max of each slice (`x.max(dim=dim, keepdim=True).values`), "
+            "exponentiate, then "
             "divide by the sum along the same dim with `keepdim=True`.",
-            "`e = (x - x.max(dim=dim, keepdim=True).values).exp()` then `return e / e.sum(dim=dim, keepdim=True)`",
+            "`e = (x - x.max(dim=dim, keepdim=True).values).exp()` then `return e / "
+            "e.sum(dim=dim, keepdim=True)`",
         ],
     )
 )
@@ -140,63 +150,16 @@ def scaled_dot_product(
 
 
 def _sdp(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    mask: Tensor | None,
-    scale: float,
-    fill: float = float("-inf"),
-    dim: int = -1,
-    invert: bool = False,
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, *, mistake: str
 ) -> tuple[Tensor, Tensor]:
-    scores = q @ k.transpose(-2, -1) / scale
-    if mask is not None:
-        scores = scores.masked_fill(mask if invert else ~mask, fill)
-    weights = torch.softmax(scores, dim=dim)
-    return weights @ v, weights
-
-
-def _sdp_no_scale(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    return _sdp(q, k, v, mask, 1.0)
-
-
-def _sdp_by_dk(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    return _sdp(q, k, v, mask, q.size(-1))
-
-
-def _sdp_by_dv(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    return _sdp(q, k, v, mask, math.sqrt(v.size(-1)))
-
-
-def _sdp_wrong_dim(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    return _sdp(q, k, v, mask, math.sqrt(q.size(-1)), dim=-2)
-
-
-def _sdp_inverted_mask(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    return _sdp(q, k, v, mask, math.sqrt(q.size(-1)), invert=True)
-
-
-def _sdp_zero_fill(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    return _sdp(q, k, v, mask, math.sqrt(q.size(-1)), fill=0.0)
-
-
-def _sdp_mask_after(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-1)
-    if mask is not None:
+    """scaled_dot_product with one known ``mistake`` (the names in its diagnoses)."""
+    scales = {"no_scale": 1.0, "by_dk": q.size(-1), "by_dv": math.sqrt(v.size(-1))}
+    scores = q @ k.transpose(-2, -1) / scales.get(mistake, math.sqrt(q.size(-1)))
+    if mask is not None and mistake != "mask_after":
+        fill = 0.0 if mistake == "zero_fill" else float("-inf")
+        scores = scores.masked_fill(mask if mistake == "inverted_mask" else ~mask, fill)
+    weights = torch.softmax(scores, dim=-2 if mistake == "wrong_dim" else -1)
+    if mask is not None and mistake == "mask_after":
         weights = weights * mask
     return weights @ v, weights
 
@@ -211,7 +174,7 @@ def _weights_not_normalised(got: object, expected: tuple[Tensor, Tensor]) -> boo
 
 
 def _sdp_cases() -> list[Case]:
-    g = _gen(1)
+    g = seeded(1)
 
     def r(*shape: int) -> Tensor:
         return torch.randn(*shape, generator=g)
@@ -245,42 +208,31 @@ register(
         chapter=2,
         title="Scaled dot-product attention",
         signature="(q, k, v, mask=None) -> (out, weights)",
-        task="Return (softmax(q kᵀ / √d_k) v, the softmax weights) over the last two dims, for any leading "
+        task="Return (softmax(q kᵀ / √d_k) v, the softmax weights) over the last two dims, for "
+        "any leading "
         "batch dims; where the boolean mask is False a query may not attend to that key.",
         reference=scaled_dot_product,
         cases=_sdp_cases,
         output_names=("out", "weights"),
         diagnoses=[
-            Diagnosis(
-                "Looks like you forgot to divide the scores by √d_k (d_k = q.size(-1)).",
-                variant=_sdp_no_scale,
-            ),
-            Diagnosis(
-                "You divided the scores by d_k; divide by √d_k (math.sqrt(d_k)).",
-                variant=_sdp_by_dk,
-            ),
-            Diagnosis(
-                "Scale by √d_k, the size of the queries and keys (q.size(-1)), not by √d_v (v.size(-1)).",
-                variant=_sdp_by_dv,
-            ),
-            Diagnosis(
-                "Normalise each query's scores over the keys: softmax over the last dim (dim=-1), not dim=-2.",
-                variant=_sdp_wrong_dim,
-            ),
-            Diagnosis(
-                "Your mask is inverted: True means *may attend*, so fill -inf where the mask is False "
-                "(scores.masked_fill(~mask, float('-inf'))).",
-                variant=_sdp_inverted_mask,
-            ),
-            Diagnosis(
-                "Fill the masked scores with -inf (or a very negative number), not 0: a score of 0 still "
-                "gets weight exp(0) after the softmax.",
-                variant=_sdp_zero_fill,
-            ),
-            Diagnosis(
-                "Apply the mask to the scores *before* the softmax (fill with -inf); zeroing weights after "
-                "the softmax leaves rows that no longer sum to 1.",
-                variant=_sdp_mask_after,
+            *mistakes(
+                scaled_dot_product,
+                _sdp,
+                {
+                    "no_scale": "Looks like you forgot to divide the scores by √d_k (d_k = "
+                    "q.size(-1)).",
+                    "by_dk": "You divided the scores by d_k; divide by √d_k (math.sqrt(d_k)).",
+                    "by_dv": "Scale by √d_k, the size of the queries and keys (q.size(-1)), not "
+                    "by √d_v (v.size(-1)).",
+                    "wrong_dim": "Normalise each query's scores over the keys: softmax over the "
+                    "last dim (dim=-1), not dim=-2.",
+                    "inverted_mask": "Your mask is inverted: True means *may attend*, so fill "
+                    "-inf where the mask is False (scores.masked_fill(~mask, float('-inf'))).",
+                    "zero_fill": "Fill the masked scores with -inf (or a very negative number), "
+                    "not 0: a score of 0 still gets weight exp(0) after the softmax.",
+                    "mask_after": "Apply the mask to the scores *before* the softmax (fill with "
+                    "-inf); zeroing weights after the softmax leaves rows that no longer sum to 1.",
+                },
             ),
             Diagnosis(
                 "For batched inputs transpose only the last two dims of k: k.transpose(-2, -1) "
@@ -292,15 +244,18 @@ register(
                 detect=lambda got, expected: isinstance(got, Tensor),
             ),
             Diagnosis(
-                "Each query's weights must sum to 1 over the keys: take the softmax over the last dim "
+                "Each query's weights must sum to 1 over the keys: take the softmax over the "
+                "last dim "
                 "(dim=-1) of scores shaped (..., T_q, T_k).",
                 detect=_weights_not_normalised,
             ),
         ],
         hints=[
-            "Scores are dot products of every query with every key; scale them, turn each query's row into "
+            "Scores are dot products of every query with every key; scale them, turn each "
+            "query's row into "
             "probabilities, then average the values with those probabilities.",
-            "scores = q @ kᵀ over the last two dims (k.transpose(-2, -1)), divided by √d_k with d_k = q.size(-1). "
+            "scores = q @ kᵀ over the last two dims (k.transpose(-2, -1)), divided by √d_k with "
+            "d_k = q.size(-1). "
             "Mask with scores.masked_fill(~mask, -inf) before a softmax over dim=-1.",
             "`scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))`; mask; "
             "`weights = torch.softmax(scores, dim=-1)`; `return weights @ v, weights`",
@@ -367,7 +322,8 @@ register(
                 variant=_causal_future,
             ),
             Diagnosis(
-                "Your mask is transposed: rows are queries and columns are keys, so query i may attend "
+                "Your mask is transposed: rows are queries and columns are keys, so query i may "
+                "attend "
                 "to keys 0..i — the lower triangle.",
                 variant=_causal_transposed,
             ),
@@ -377,13 +333,15 @@ register(
                 variant=_causal_one_ahead,
             ),
             Diagnosis(
-                "Return a boolean mask (dtype=torch.bool), e.g. torch.ones(T, T, dtype=torch.bool); "
+                "Return a boolean mask (dtype=torch.bool), e.g. torch.ones(T, T, "
+                "dtype=torch.bool); "
                 "masks use True = may attend.",
                 detect=_right_values_not_bool,
             ),
         ],
         hints=[
-            "Draw the T×T grid with queries as rows and keys as columns: which cells may a query see?",
+            "Draw the T×T grid with queries as rows and keys as columns: which cells may a query "
+            "see?",
             "It is the lower triangle including the diagonal: torch.tril keeps it.",
             "`torch.tril(torch.ones(T, T, dtype=torch.bool))`",
         ],
@@ -416,7 +374,8 @@ register(
         chapter=2,
         title="Padding mask",
         signature="(lengths: Tensor[B], T: int) -> BoolTensor[B,T]",
-        task="Sequences of different lengths are padded to length T. Return a (B, T) boolean tensor that is True "
+        task="Sequences of different lengths are padded to length T. Return a (B, T) boolean "
+        "tensor that is True "
         "at real tokens (position < lengths[b]) and False at padding.",
         reference=padding_mask,
         cases=lambda: [
@@ -429,7 +388,8 @@ register(
         ],
         diagnoses=[
             Diagnosis(
-                "Off by one: positions 0 … length − 1 are real tokens, so use position < length, not ≤.",
+                "Off by one: positions 0 … length − 1 are real tokens, so use position < length, "
+                "not ≤.",
                 variant=_padding_inclusive,
             ),
             Diagnosis(
@@ -438,19 +398,21 @@ register(
                 variant=_padding_inverted,
             ),
             Diagnosis(
-                "Return a boolean mask (a comparison gives one directly); masks use True = may attend.",
+                "Return a boolean mask (a comparison gives one directly); masks use True = may "
+                "attend.",
                 detect=_right_values_not_bool,
             ),
         ],
         hints=[
             "Compare every position 0 … T − 1 with the length of each sequence.",
-            "torch.arange(T) as a row (1, T) against lengths as a column (B, 1): broadcasting gives (B, T).",
+            "torch.arange(T) as a row (1, T) against lengths as a column (B, 1): broadcasting "
+            "gives (B, T).",
             "`return torch.arange(T)[None, :] < lengths[:, None]`",
         ],
     )
 )
 
-# --------------------------------------------------------------------------- split_heads / merge_heads
+# ------------------------------------------------------------------------ split_heads / merge_heads
 
 
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
@@ -478,7 +440,7 @@ def _split_no_transpose(x: Tensor, n_heads: int) -> Tensor:
 
 
 def _split_cases() -> list[Case]:
-    g = _gen(2)
+    g = seeded(2)
     return [
         Case((torch.randn(2, 3, 8, generator=g), 2), label="B=2, T=3, D=8, 2 heads"),
         Case(
@@ -496,29 +458,35 @@ register(
         chapter=2,
         title="Split the features into heads",
         signature="(x: Tensor[B,T,D], n_heads: int) -> Tensor[B,H,T,D/H]",
-        task="Reshape (B, T, D) to (B, H, T, D/H), where head h holds the features h·D/H … (h+1)·D/H − 1.",
+        task="Reshape (B, T, D) to (B, H, T, D/H), where head h holds the features h·D/H … "
+        "(h+1)·D/H − 1.",
         reference=split_heads,
         cases=_split_cases,
         diagnoses=[
             Diagnosis(
-                "You reshaped straight to (B, H, T, D/H), which mixes positions and features: view as "
+                "You reshaped straight to (B, H, T, D/H), which mixes positions and features: "
+                "view as "
                 "(B, T, H, D/H) first, then .transpose(1, 2).",
                 variant=_split_wrong_order,
             ),
             Diagnosis(
-                "Head h must hold the contiguous features h·D/H … (h+1)·D/H − 1; you took every H-th "
+                "Head h must hold the contiguous features h·D/H … (h+1)·D/H − 1; you took every "
+                "H-th "
                 "feature. View as (B, T, H, D/H), not (B, T, D/H, H).",
                 variant=_split_interleaved,
             ),
             Diagnosis(
-                "You're missing the transpose: (B, T, H, D/H) → (B, H, T, D/H) with .transpose(1, 2).",
+                "You're missing the transpose: (B, T, H, D/H) → (B, H, T, D/H) with "
+                ".transpose(1, 2).",
                 variant=_split_no_transpose,
             ),
         ],
         hints=[
-            "The last dimension D is H blocks of D/H features. Split it into two axes, then move the head "
+            "The last dimension D is H blocks of D/H features. Split it into two axes, then move "
+            "the head "
             "axis in front of the time axis.",
-            "x.view(B, T, H, D // H) splits the features; .transpose(1, 2) gives (B, H, T, D // H).",
+            "x.view(B, T, H, D // H) splits the features; .transpose(1, 2) gives (B, H, T, D // "
+            "H).",
             "`B, T, D = x.shape; return x.view(B, T, n_heads, D // n_heads).transpose(1, 2)`",
         ],
     )
@@ -542,7 +510,7 @@ def _merge_interleaved(x: Tensor) -> Tensor:
 
 
 def _merge_cases() -> list[Case]:
-    g = _gen(3)
+    g = seeded(3)
     split = torch.randn(2, 3, 8, generator=g).view(2, 3, 2, 4).transpose(1, 2)
     return [
         Case((torch.randn(2, 2, 3, 4, generator=g),), label="B=2, H=2, T=3, d=4"),
@@ -559,29 +527,34 @@ register(
         chapter=2,
         title="Merge the heads back",
         signature="(x: Tensor[B,H,T,d]) -> Tensor[B,T,H·d]",
-        task="Reshape (B, H, T, d) to (B, T, H·d): the inverse of split_heads (heads side by side).",
+        task="Reshape (B, H, T, d) to (B, T, H·d): the inverse of split_heads (heads side by "
+        "side).",
         reference=merge_heads,
         cases=_merge_cases,
         diagnoses=[
             Diagnosis(
-                "You reshaped without moving the head axis back: .transpose(1, 2) to (B, T, H, d) first, "
+                "You reshaped without moving the head axis back: .transpose(1, 2) to (B, T, H, "
+                "d) first, "
                 "then reshape to (B, T, H·d).",
                 variant=_merge_no_transpose,
             ),
             Diagnosis(
-                "Heads must sit side by side as blocks [head 0 | head 1 | …], not interleaved feature by "
+                "Heads must sit side by side as blocks [head 0 | head 1 | …], not interleaved "
+                "feature by "
                 "feature: transpose to (B, T, H, d), not (B, T, d, H).",
                 variant=_merge_interleaved,
             ),
             Diagnosis(
-                "After .transpose the tensor is not contiguous, so .view fails: use .reshape(...) or "
+                "After .transpose the tensor is not contiguous, so .view fails: use "
+                ".reshape(...) or "
                 ".contiguous().view(...).",
                 error=r"view size is not compatible|contiguous",
             ),
         ],
         hints=[
             "Undo split_heads step by step, in the reverse order.",
-            "Move the time axis back in front of the heads with .transpose(1, 2), then join the last two axes.",
+            "Move the time axis back in front of the heads with .transpose(1, 2), then join the "
+            "last two axes.",
             "`B, H, T, d = x.shape; return x.transpose(1, 2).reshape(B, T, H * d)`",
         ],
     )
@@ -597,11 +570,9 @@ def sinusoidal_positions(T: int, d: int) -> Tensor:
     """
     pos = torch.arange(T, dtype=torch.float32).unsqueeze(1)  # (T, 1)
     two_i = torch.arange(0, d, 2, dtype=torch.float32)  # 0, 2, 4, ...
-    angles = pos / 10000 ** (two_i / d)  # (T, d/2)
-    pe = torch.zeros(T, d)
-    pe[:, 0::2] = torch.sin(angles)
-    pe[:, 1::2] = torch.cos(angles)
-    return pe
+    angles = pos / 10000 ** (two_i / d)  # (T, d/2): one angle per pair of columns
+    pairs = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1)  # (T, d/2, 2)
+    return pairs.reshape(T, d)  # sin, cos, sin, cos, ...: interleaved
 
 
 def _angles(T: int, d: int, exponent: Tensor) -> Tensor:
@@ -645,7 +616,8 @@ register(
         chapter=2,
         title="Sinusoidal positional encodings",
         signature="(T: int, d: int) -> Tensor[T,d]",
-        task="Return the (T, d) table PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)) "
+        task="Return the (T, d) table PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = "
+        "cos(pos / 10000^(2i/d)) "
         "(sin and cos interleaved; d is even).",
         reference=sinusoidal_positions,
         cases=lambda: [
@@ -656,34 +628,40 @@ register(
             Case((50, 6), label="T=50, d=6"),
         ],
         atol=1e-4,
-        rtol=1e-4,
         diagnoses=[
             Diagnosis(
-                "Your sin and cos are concatenated as two halves; here they are interleaved: even columns "
+                "Your sin and cos are concatenated as two halves; here they are interleaved: "
+                "even columns "
                 "sin, odd columns cos (PE[:, 0::2] = sin, PE[:, 1::2] = cos).",
                 variant=_pe_halves,
             ),
             Diagnosis(
-                "sin goes in the even columns (2i) and cos in the odd columns (2i+1); you swapped them.",
+                "sin goes in the even columns (2i) and cos in the odd columns (2i+1); you "
+                "swapped them.",
                 variant=_pe_swapped,
             ),
             Diagnosis(
-                "Columns 2i and 2i+1 share one frequency, 1 / 10000^(2i/d); you gave column j its own "
+                "Columns 2i and 2i+1 share one frequency, 1 / 10000^(2i/d); you gave column j "
+                "its own "
                 "exponent j/d.",
                 variant=_pe_column_exponent,
             ),
             Diagnosis(
-                "The exponent is 2i/d, where 2i is the even column index (0, 2, 4, …); you used i/d.",
+                "The exponent is 2i/d, where 2i is the even column index (0, 2, 4, …); you used "
+                "i/d.",
                 variant=_pe_pair_exponent,
             ),
             Diagnosis("Divide the position by 10000^(2i/d); you multiplied.", variant=_pe_times),
         ],
         hints=[
-            "Each pair of columns (2i, 2i+1) is a sine and a cosine of the same angle pos · ω_i, with frequencies "
+            "Each pair of columns (2i, 2i+1) is a sine and a cosine of the same angle pos · ω_i, "
+            "with frequencies "
             "ω_i = 1 / 10000^(2i/d) that fall from 1 to about 1/10000.",
-            "Build positions as a (T, 1) column and 2i = torch.arange(0, d, 2) as a row; their ratio "
+            "Build positions as a (T, 1) column and 2i = torch.arange(0, d, 2) as a row; their "
+            "ratio "
             "pos / 10000 ** (2i / d) is a (T, d/2) table of angles.",
-            "`pe = torch.zeros(T, d); pe[:, 0::2] = torch.sin(angles); pe[:, 1::2] = torch.cos(angles)`",
+            "`pe = torch.zeros(T, d); pe[:, 0::2] = torch.sin(angles); pe[:, 1::2] = "
+            "torch.cos(angles)`",
         ],
     )
 )

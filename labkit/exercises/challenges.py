@@ -11,7 +11,9 @@ import math
 import torch
 from torch import Tensor
 
-from .core import Case, Diagnosis, Exercise, register
+from .cases import Case, Diagnosis, seeded
+from .core import register
+from .exercise import Exercise
 
 
 def training_flops(n_params: float, n_tokens: float) -> float:
@@ -48,7 +50,8 @@ register(
         chapter=9,
         title="Training compute: about 6·N·D",
         signature="(n_params: float, n_tokens: float) -> float",
-        task="Return the approximate number of floating-point operations needed to train a model with n_params "
+        task="Return the approximate number of floating-point operations needed to train a model "
+        "with n_params "
         "parameters on n_tokens tokens.",
         reference=training_flops,
         cases=lambda: [
@@ -61,7 +64,8 @@ register(
         atol=0.0,
         diagnoses=[
             Diagnosis(
-                "2·N·D is the forward pass only; the backward pass costs about twice as much again, so "
+                "2·N·D is the forward pass only; the backward pass costs about twice as much "
+                "again, so "
                 "training is ≈ 6·N·D.",
                 variant=_flops_forward_only,
             ),
@@ -69,23 +73,28 @@ register(
                 "Forward (2·N·D) plus backward (4·N·D) makes 6·N·D, not 4·N·D.", variant=_flops_four
             ),
             Diagnosis(
-                "Each parameter costs a multiply and an add per token in the forward pass (2 FLOPs), and the "
+                "Each parameter costs a multiply and an add per token in the forward pass (2 "
+                "FLOPs), and the "
                 "backward pass twice that: ≈ 6·N·D, not N·D.",
                 variant=_flops_no_factor,
             ),
             Diagnosis(
-                "Count FLOPs, not multiply-adds: a multiply-add is 2 FLOPs, so training is ≈ 6·N·D.",
+                "Count FLOPs, not multiply-adds: a multiply-add is 2 FLOPs, so training is ≈ "
+                "6·N·D.",
                 variant=_flops_three,
             ),
             Diagnosis(
-                "Multiply parameters by tokens (every token passes through every parameter), don't add them.",
+                "Multiply parameters by tokens (every token passes through every parameter), "
+                "don't add them.",
                 variant=_flops_added,
             ),
         ],
         hints=[
-            "Every token passes through every parameter once forward and once backward. How many FLOPs is one "
+            "Every token passes through every parameter once forward and once backward. How many "
+            "FLOPs is one "
             "multiply-add?",
-            "Forward: 2 FLOPs per parameter per token (multiply + add). Backward: about twice the forward.",
+            "Forward: 2 FLOPs per parameter per token (multiply + add). Backward: about twice "
+            "the forward.",
             "`return 6 * n_params * n_tokens`",
         ],
     )
@@ -131,7 +140,9 @@ def _fit_linear(n: list[float], loss: list[float]) -> tuple[float, float]:
 def _fit_swapped(n: list[float], loss: list[float]) -> tuple[float, float]:
     import numpy as np
 
-    slope, intercept = np.polyfit(np.log(loss), np.log(n), 1)  # log n against log L: the wrong regression
+    slope, intercept = np.polyfit(
+        np.log(loss), np.log(n), 1
+    )  # log n against log L: the wrong regression
     return float(np.exp(-intercept / slope)), float(-1.0 / slope)
 
 
@@ -146,11 +157,18 @@ def _fit_cases() -> list[Case]:
     tiny = [3312.0, 12768.0, 25472.0, 56640.0, 100096.0]
     return [
         Case((n4, _law(5.0, 0.5, n4)), label="an exact law: loss = 5 · n^(-0.5)"),
-        Case((kaplan, _law(12.0, 0.076, kaplan, [1.01, 0.99, 1.0, 1.02, 0.98])),
-             label="Kaplan-like sizes, alpha ≈ 0.076, 2% noise"),
+        Case(
+            (kaplan, _law(12.0, 0.076, kaplan, [1.01, 0.99, 1.0, 1.02, 0.98])),
+            label="Kaplan-like sizes, alpha ≈ 0.076, 2% noise",
+        ),
         Case(([2.0, 8.0], [3.0, 1.5]), label="two points: the line through them"),
-        Case((tiny, [1.50, 1.05, 1.04, 0.71, 0.59]), label="measured-looking losses of 5 tiny models"),
-        Case(([1.0, 2.0, 4.0], [1.0, 2.0, 4.0]), label="a loss that grows with n: alpha comes out negative"),
+        Case(
+            (tiny, [1.50, 1.05, 1.04, 0.71, 0.59]), label="measured-looking losses of 5 tiny models"
+        ),
+        Case(
+            ([1.0, 2.0, 4.0], [1.0, 2.0, 4.0]),
+            label="a loss that grows with n: alpha comes out negative",
+        ),
     ]
 
 
@@ -160,7 +178,8 @@ register(
         chapter=9,
         title="Fit a scaling law: a straight line in log-log",
         signature="(n: list[float], loss: list[float]) -> tuple[float, float]",
-        task="Fit loss ≈ a · n^(-alpha) by ordinary least squares on the logarithms (log loss against log n) "
+        task="Fit loss ≈ a · n^(-alpha) by ordinary least squares on the logarithms (log loss "
+        "against log n) "
         "and return the pair (a, alpha).",
         reference=power_law_fit,
         cases=_fit_cases,
@@ -168,20 +187,37 @@ register(
         atol=1e-9,
         output_names=("a", "alpha"),
         diagnoses=[
-            Diagnosis("alpha has the wrong sign: the slope of the line is -alpha (the loss falls as n grows).",
-                      variant=_fit_sign),
-            Diagnosis("That `a` is log(a): the intercept of the line is log a, so a = exp(intercept).",
-                      variant=_fit_log_a),
-            Diagnosis("With natural logarithms (np.log) the intercept is ln a: undo it with np.exp, not 10 ** ....",
-                      variant=_fit_ten_to_the),
-            Diagnosis("A power law is a straight line only after taking logs: fit log(loss) against log(n), "
-                      "not loss against n.", variant=_fit_linear),
-            Diagnosis("Regress log(loss) on log(n) (y on x), not log(n) on log(loss): with noise the two "
-                      "lines differ.", variant=_fit_swapped),
+            Diagnosis(
+                "alpha has the wrong sign: the slope of the line is -alpha (the loss falls as n "
+                "grows).",
+                variant=_fit_sign,
+            ),
+            Diagnosis(
+                "That `a` is log(a): the intercept of the line is log a, so a = exp(intercept).",
+                variant=_fit_log_a,
+            ),
+            Diagnosis(
+                "With natural logarithms (np.log) the intercept is ln a: undo it with np.exp, "
+                "not 10 ** ....",
+                variant=_fit_ten_to_the,
+            ),
+            Diagnosis(
+                "A power law is a straight line only after taking logs: fit log(loss) against "
+                "log(n), "
+                "not loss against n.",
+                variant=_fit_linear,
+            ),
+            Diagnosis(
+                "Regress log(loss) on log(n) (y on x), not log(n) on log(loss): with noise the two "
+                "lines differ.",
+                variant=_fit_swapped,
+            ),
         ],
         hints=[
-            "Take logs: log loss = log a − alpha · log n. That is a straight line in (log n, log loss).",
-            "`np.polyfit(x, y, 1)` returns (slope, intercept) of the least-squares line y ≈ slope · x + intercept.",
+            "Take logs: log loss = log a − alpha · log n. That is a straight line in (log n, log "
+            "loss).",
+            "`np.polyfit(x, y, 1)` returns (slope, intercept) of the least-squares line y ≈ "
+            "slope · x + intercept.",
             "`slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)`, then "
             "`return float(np.exp(intercept)), float(-slope)`",
         ],
@@ -193,7 +229,7 @@ register(
 
 
 def quantize_int8(w: Tensor) -> tuple[Tensor, float]:
-    """Symmetric per-tensor int8 quantisation: ``q = round(w / scale)`` with ``scale = max|w| / 127``.
+    """Symmetric per-tensor int8 quantisation: ``q = round(w / scale)``, ``scale = max|w| / 127``.
 
     Returns ``(q as int8, scale)``; ``q * scale`` approximates ``w``. A tensor of zeros gets
     scale 1.0. Taught in chapter 9.
@@ -224,7 +260,7 @@ def _q_255(w: Tensor) -> tuple[Tensor, float]:
 
 
 def _q_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(7)
+    g = seeded(7)
     w = torch.randn(16, 32, generator=g) * 0.05
     negative_peak = torch.randn(40, generator=g)
     negative_peak[3] = -5.0  # the largest magnitude is negative
@@ -233,8 +269,7 @@ def _q_cases() -> list[Case]:
         Case((w,), label="a (16, 32) weight matrix of small values"),
         Case((negative_peak,), label="the largest magnitude is a negative weight"),
         Case((torch.randn(2, 3, 4, generator=g) * 100,), label="a 3-D tensor of large values"),
-        Case((torch.full((5,), -0.3),),
-             label="every weight the same (negative)"),
+        Case((torch.full((5,), -0.3),), label="every weight the same (negative)"),
         Case((torch.zeros(3, 3),), label="all zeros: scale 1.0, q all 0"),
     ]
 
@@ -245,7 +280,8 @@ register(
         chapter=9,
         title="Quantise weights to int8",
         signature="(w: Tensor) -> tuple[Tensor, float]",
-        task="Symmetric per-tensor int8 quantisation: scale = max|w| / 127 (1.0 when every weight is 0) and "
+        task="Symmetric per-tensor int8 quantisation: scale = max|w| / 127 (1.0 when every "
+        "weight is 0) and "
         "q = round(w / scale) as a torch.int8 tensor. Return (q, scale).",
         reference=quantize_int8,
         cases=_q_cases,
@@ -254,19 +290,36 @@ register(
         dtype="exact",
         output_names=("q", "scale"),
         diagnoses=[
-            Diagnosis("int8 holds -128..127: with scale = max|w| / 128 the largest weight becomes 128, which does "
-                      "not fit. Divide by 127 (symmetric: -127..127).", variant=_q_128),
-            Diagnosis("Use the largest *magnitude*, max|w| = w.abs().max(): with w.max() a large negative weight "
-                      "falls outside -127..127.", variant=_q_max_not_abs),
-            Diagnosis("`.to(torch.int8)` cuts the fraction off (2.7 → 2, -2.7 → -2): round first with "
-                      "torch.round.", variant=_q_truncate),
-            Diagnosis("Symmetric int8 uses the range -127..127, so scale = max|w| / 127, not / 255 (that is for "
-                      "an unsigned range of 256 values with a zero point).", variant=_q_255),
+            Diagnosis(
+                "int8 holds -128..127: with scale = max|w| / 128 the largest weight becomes 128, "
+                "which does "
+                "not fit. Divide by 127 (symmetric: -127..127).",
+                variant=_q_128,
+            ),
+            Diagnosis(
+                "Use the largest *magnitude*, max|w| = w.abs().max(): with w.max() a large "
+                "negative weight "
+                "falls outside -127..127.",
+                variant=_q_max_not_abs,
+            ),
+            Diagnosis(
+                "`.to(torch.int8)` cuts the fraction off (2.7 → 2, -2.7 → -2): round first with "
+                "torch.round.",
+                variant=_q_truncate,
+            ),
+            Diagnosis(
+                "Symmetric int8 uses the range -127..127, so scale = max|w| / 127, not / 255 "
+                "(that is for "
+                "an unsigned range of 256 values with a zero point).",
+                variant=_q_255,
+            ),
         ],
         hints=[
-            "One number, the scale, maps the largest weight (in magnitude) to 127; every other weight is "
+            "One number, the scale, maps the largest weight (in magnitude) to 127; every other "
+            "weight is "
             "divided by the same scale and rounded.",
-            "`scale = w.abs().max().item() / 127`; then `torch.round(w / scale)`, cast to `torch.int8`.",
+            "`scale = w.abs().max().item() / 127`; then `torch.round(w / scale)`, cast to "
+            "`torch.int8`.",
             "`scale = float(w.abs().max()) / 127 if (w != 0).any() else 1.0` and "
             "`return torch.round(w / scale).clamp(-127, 127).to(torch.int8), scale`",
         ],

@@ -1,7 +1,7 @@
 """Compare a learner's result with the expected one and say, in words, how they differ.
 
 Taught in chapter 0 (Start here: how exercises work). The checker in
-:mod:`labkit.exercises.core` calls :func:`compare` on every case; a ``None`` answer means
+:mod:`labkit.exercises.exercise` calls :func:`compare` on every case; a ``None`` answer means
 "same", a string is the readable difference (shape, dtype, first mismatching index, max error).
 """
 
@@ -85,14 +85,20 @@ def _compare_number(
         if isinstance(value, float) and not value.is_integer():
             return f"{name}: expected the whole number {expected}, got {value:.6g}"
         if int(value) != expected:
-            return f"{name}: expected {expected:,}, got {int(value):,} (off by {int(value) - expected:+,})"
+            return (
+                f"{name}: expected {expected:,}, got {int(value):,} (off by "
+                f"{int(value) - expected:+,})"
+            )
         return None
     value = float(value)
     if math.isnan(expected) and math.isnan(value):
         return None
     if value == expected or math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
         return None
-    return f"{name}: expected {_fmt(expected)}, got {_fmt(value)} (difference {abs(value - expected):.3g})"
+    return (
+        f"{name}: expected {_fmt(expected)}, got {_fmt(value)} (difference "
+        f"{abs(value - expected):.3g})"
+    )
 
 
 def _compare_tensor(
@@ -102,20 +108,29 @@ def _compare_tensor(
     if not isinstance(got, torch.Tensor):
         kind = type(got).__name__
         if kind == "ndarray":
-            return f"{name}: expected a torch.Tensor, got a NumPy array — wrap it with torch.from_numpy(...)"
+            return (
+                f"{name}: expected a torch.Tensor, got a NumPy array — wrap it with "
+                "torch.from_numpy(...)"
+            )
         if isinstance(got, numbers.Number) and expected.dim() == 0:
             return (
                 f"{name}: expected a 0-d tensor, got a Python {kind} — keep the result a tensor "
                 "(don't call .item() or float()), so that .backward() still works"
             )
-        return f"{name}: expected a torch.Tensor of shape {tuple(expected.shape)}, got {kind} {describe(got)}"
+        return (
+            f"{name}: expected a torch.Tensor of shape {tuple(expected.shape)}, got {kind} "
+            f"{describe(got)}"
+        )
     if tuple(got.shape) != tuple(expected.shape):
         return f"{name}: shape mismatch — expected {tuple(expected.shape)}, got {tuple(got.shape)}"
     kind_e, kind_g = dtype_kind(expected.dtype), dtype_kind(got.dtype)
     if dtype_rule == "exact" and got.dtype != expected.dtype:
         return f"{name}: dtype mismatch — expected {expected.dtype}, got {got.dtype}"
     if dtype_rule == "kind" and kind_e != kind_g:
-        return f"{name}: dtype mismatch — expected a {kind_e} tensor ({expected.dtype}), got {got.dtype}"
+        return (
+            f"{name}: dtype mismatch — expected a {kind_e} tensor ({expected.dtype}), got "
+            f"{got.dtype}"
+        )
     got = got.detach().cpu()
     expected = expected.detach().cpu()
     floating = kind_e in ("floating", "complex") or kind_g in ("floating", "complex")
@@ -143,7 +158,8 @@ def _compare_tensor(
         odd = ~torch.isfinite(g) & torch.isfinite(e)
         if bool(odd.any()):
             lines.append(
-                f"  your result has NaN or inf at {int(odd.sum())} position(s) where a finite value is expected"
+                f"  your result has NaN or inf at {int(odd.sum())} position(s) where a finite "
+                "value is expected"
             )
     return "\n".join(lines)
 
@@ -158,7 +174,7 @@ def compare(
     name: str = "result",
     names: tuple[str, ...] | None = None,
 ) -> str | None:
-    """Return ``None`` when ``got`` matches ``expected``, else a readable description of the difference.
+    """Return ``None`` when ``got`` matches ``expected``, else a readable description of how not.
 
     Tensors must have the same shape and dtype kind (``dtype`` picks the rule: ``"exact"``,
     ``"kind"`` or ``"any"``) and equal values within ``atol``/``rtol``; NaN matches NaN.

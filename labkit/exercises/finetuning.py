@@ -10,13 +10,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .core import Case, Diagnosis, Exercise, register
+from .cases import Case, Diagnosis, seeded
+from .core import register
+from .exercise import Exercise
 
 IGNORE = -100
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------- align_labels
@@ -41,7 +39,9 @@ def align_labels(word_ids: list, word_labels: list) -> Tensor:
 
 
 def _align_every_piece(word_ids: list, word_labels: list) -> Tensor:
-    return torch.tensor([IGNORE if w is None else word_labels[w] for w in word_ids], dtype=torch.long)
+    return torch.tensor(
+        [IGNORE if w is None else word_labels[w] for w in word_ids], dtype=torch.long
+    )
 
 
 def _align_specials_zero(word_ids: list, word_labels: list) -> Tensor:
@@ -59,7 +59,10 @@ def _align_last_piece(word_ids: list, word_labels: list) -> Tensor:
 
 def _align_by_position(word_ids: list, word_labels: list) -> Tensor:
     return torch.tensor(
-        [IGNORE if w is None or i >= len(word_labels) else word_labels[i] for i, w in enumerate(word_ids)],
+        [
+            IGNORE if w is None or i >= len(word_labels) else word_labels[i]
+            for i, w in enumerate(word_ids)
+        ],
         dtype=torch.long,
     )
 
@@ -71,56 +74,67 @@ def _align_cases() -> list[Case]:
         Case(([None, 0, 0, 1, 2, 2, None, None, None], [1, 2, 0]), label="split words and padding"),
         Case(([None, 0, None], [4]), label="a single word"),
         Case(([None, None], []), label="an empty sentence: [CLS] [SEP]"),
-        Case(([None, 0, 1, 1, 2, 3, 3, 3, None], [0, 3, 4, 0]), label="label 0 ('O') on split words"),
+        Case(
+            ([None, 0, 1, 1, 2, 3, 3, 3, None], [0, 3, 4, 0]), label="label 0 ('O') on split words"
+        ),
     ]
 
 
 register(
     Exercise(
-        id="training.align_labels",
+        id="finetuning.align_labels",
         chapter=5,
         title="Word labels to token labels (NER)",
         signature="(word_ids: list[int | None], word_labels: list[int]) -> Tensor",
-        task="word_ids gives, for each token, the index of the word it came from (None for [CLS], [SEP] and "
-        "padding), as tokenizer(...).word_ids() does. Return a LongTensor with one label per token: the word's "
-        "label on the first token of each word, and -100 (ignored by the loss) on special tokens and on the "
+        task="word_ids gives, for each token, the index of the word it came from (None for "
+        "[CLS], [SEP] and "
+        "padding), as tokenizer(...).word_ids() does. Return a LongTensor with one label per "
+        "token: the word's "
+        "label on the first token of each word, and -100 (ignored by the loss) on special tokens "
+        "and on the "
         "later pieces of a split word.",
         reference=align_labels,
         cases=_align_cases,
-        dtype="kind",
         diagnoses=[
             Diagnosis(
-                "Only the *first* piece of a split word gets the word's label; the later pieces get -100, "
+                "Only the *first* piece of a split word gets the word's label; the later pieces "
+                "get -100, "
                 "so every word counts once in the loss and the accuracy.",
                 variant=_align_every_piece,
             ),
             Diagnosis(
-                "Special tokens ([CLS], [SEP], padding: word id None) must get -100, not 0 — 0 is the "
+                "Special tokens ([CLS], [SEP], padding: word id None) must get -100, not 0 — 0 "
+                "is the "
                 "real label 'O', so the model would be trained to call [SEP] 'O'.",
                 variant=_align_specials_zero,
             ),
             Diagnosis(
-                "Label the *first* piece of each word, not the last one: compare each word id with the "
+                "Label the *first* piece of each word, not the last one: compare each word id "
+                "with the "
                 "previous token's word id.",
                 variant=_align_last_piece,
             ),
             Diagnosis(
-                "Use the word id to look up the label (word_labels[word_ids[i]]), not the token's position i: "
+                "Use the word id to look up the label (word_labels[word_ids[i]]), not the "
+                "token's position i: "
                 "[CLS] shifts every position by one, and split words shift them further.",
                 variant=_align_by_position,
             ),
             Diagnosis(
-                "IndexError: use the word id to look up the label (word_labels[word_ids[i]]), not the token's "
+                "IndexError: use the word id to look up the label (word_labels[word_ids[i]]), "
+                "not the token's "
                 "position i — there are more tokens than words.",
                 error=r"IndexError",
             ),
         ],
         hints=[
-            "Walk over word_ids and remember the previous word id: a token starts a new word when its word id "
+            "Walk over word_ids and remember the previous word id: a token starts a new word "
+            "when its word id "
             "is not None and differs from the previous one.",
             "None → -100; a new word w → word_labels[w]; the same word as before → -100. Return "
             "torch.tensor(labels, dtype=torch.long).",
-            "`labels, prev = [], None`; `for w in word_ids: labels.append(-100 if w is None or w == prev else "
+            "`labels, prev = [], None`; `for w in word_ids: labels.append(-100 if w is None or w "
+            "== prev else "
             "word_labels[w]); prev = w`",
         ],
     )
@@ -159,7 +173,7 @@ def _acc_wrong_dim(logits: Tensor, labels: Tensor) -> float:
 
 
 def _acc_cases() -> list[Case]:
-    g = _gen(5)
+    g = seeded(5)
     token_labels = torch.randint(0, 7, (4, 9), generator=g)
     token_labels[:, 0] = IGNORE
     token_labels[:2, 6:] = IGNORE
@@ -170,9 +184,15 @@ def _acc_cases() -> list[Case]:
     tok_logits = torch.randn(4, 9, 7, generator=g)
     tok_logits.scatter_add_(-1, token_labels.clamp(min=0)[..., None], torch.full((4, 9, 1), 1.5))
     return [
-        Case((torch.randn(6, 2, generator=g), torch.tensor([0, 1, 1, 0, 1, 0])), label="6 sentences, 2 classes"),
+        Case(
+            (torch.randn(6, 2, generator=g), torch.tensor([0, 1, 1, 0, 1, 0])),
+            label="6 sentences, 2 classes",
+        ),
         Case((logits3, square), label="3 sentences, 3 classes (a square logits matrix)"),
-        Case((tok_logits, token_labels), label="token classification: (4, 9, 7) logits, -100 on [CLS] and padding"),
+        Case(
+            (tok_logits, token_labels),
+            label="token classification: (4, 9, 7) logits, -100 on [CLS] and padding",
+        ),
         Case(
             (torch.tensor([[[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]]), torch.tensor([[-100, 1, -100]])),
             label="only one position counts",
@@ -182,36 +202,44 @@ def _acc_cases() -> list[Case]:
 
 register(
     Exercise(
-        id="training.masked_accuracy",
+        id="finetuning.masked_accuracy",
         chapter=5,
         title="Accuracy that skips ignored positions",
         signature="(logits: Tensor[..., C], labels: Tensor[...]) -> float",
-        task="Predict the class with the largest logit at every position and return, as a float, the fraction "
-        "of positions whose prediction equals the label — counting only positions whose label is not -100.",
+        task="Predict the class with the largest logit at every position and return, as a float, "
+        "the fraction "
+        "of positions whose prediction equals the label — counting only positions whose label is "
+        "not -100.",
         reference=masked_accuracy,
         cases=_acc_cases,
         atol=1e-6,
         diagnoses=[
             Diagnosis(
-                "Positions labelled -100 ([CLS], [SEP], padding, later word pieces) must not be counted: keep "
+                "Positions labelled -100 ([CLS], [SEP], padding, later word pieces) must not be "
+                "counted: keep "
                 "only labels != -100 before averaging.",
                 variant=_acc_counts_ignored,
             ),
             Diagnosis(
-                "Leave the -100 positions out of the average altogether; counting them as correct inflates "
+                "Leave the -100 positions out of the average altogether; counting them as "
+                "correct inflates "
                 "the accuracy.",
                 variant=_acc_ignored_as_correct,
             ),
             Diagnosis(
-                "Take the argmax over the classes, the *last* dimension (dim=-1), not over the examples.",
+                "Take the argmax over the classes, the *last* dimension (dim=-1), not over the "
+                "examples.",
                 variant=_acc_wrong_dim,
             ),
         ],
         hints=[
-            "argmax over the last dimension gives one predicted class per position; compare it with labels.",
-            "Build a boolean mask keep = labels != -100 and average (predicted == labels) over the kept "
+            "argmax over the last dimension gives one predicted class per position; compare it "
+            "with labels.",
+            "Build a boolean mask keep = labels != -100 and average (predicted == labels) over "
+            "the kept "
             "positions only.",
-            "`keep = labels != -100`; `return (logits.argmax(-1)[keep] == labels[keep]).float().mean().item()`",
+            "`keep = labels != -100`; `return (logits.argmax(-1)[keep] == "
+            "labels[keep]).float().mean().item()`",
         ],
     )
 )
@@ -237,11 +265,15 @@ def _lora_alpha_only(x: Tensor, W: Tensor, b: Tensor, A: Tensor, B: Tensor, alph
     return x @ W.T + b + alpha * ((x @ A.T) @ B.T)
 
 
-def _lora_r_over_alpha(x: Tensor, W: Tensor, b: Tensor, A: Tensor, B: Tensor, alpha: float) -> Tensor:
+def _lora_r_over_alpha(
+    x: Tensor, W: Tensor, b: Tensor, A: Tensor, B: Tensor, alpha: float
+) -> Tensor:
     return x @ W.T + b + (A.shape[0] / alpha) * ((x @ A.T) @ B.T)
 
 
-def _lora_update_only(x: Tensor, W: Tensor, b: Tensor, A: Tensor, B: Tensor, alpha: float) -> Tensor:
+def _lora_update_only(
+    x: Tensor, W: Tensor, b: Tensor, A: Tensor, B: Tensor, alpha: float
+) -> Tensor:
     return (alpha / A.shape[0]) * ((x @ A.T) @ B.T)
 
 
@@ -250,38 +282,62 @@ def _lora_no_bias(x: Tensor, W: Tensor, b: Tensor, A: Tensor, B: Tensor, alpha: 
 
 
 def _lora_cases() -> list[Case]:
-    g = _gen(11)
+    g = seeded(11)
 
     def r(*shape: int) -> Tensor:
         return torch.randn(*shape, generator=g)
 
     return [
-        Case((r(5, 8), r(6, 8), r(6), r(2, 8), r(6, 2), 4.0), label="5 inputs, 8 → 6, rank 2, alpha 4"),
-        Case((r(2, 3, 8), r(8, 8), r(8), r(4, 8), r(8, 4), 8.0), label="a (2, 3, 8) batch of sequences, rank 4"),
-        Case((r(4, 8), r(6, 8), r(6), r(2, 8), torch.zeros(6, 2), 16.0),
-             label="B = 0 (a fresh adapter): exactly the frozen layer"),
+        Case(
+            (r(5, 8), r(6, 8), r(6), r(2, 8), r(6, 2), 4.0),
+            label="5 inputs, 8 → 6, rank 2, alpha 4",
+        ),
+        Case(
+            (r(2, 3, 8), r(8, 8), r(8), r(4, 8), r(8, 4), 8.0),
+            label="a (2, 3, 8) batch of sequences, rank 4",
+        ),
+        Case(
+            (r(4, 8), r(6, 8), r(6), r(2, 8), torch.zeros(6, 2), 16.0),
+            label="B = 0 (a fresh adapter): exactly the frozen layer",
+        ),
         Case((r(3, 10), r(5, 10), r(5), r(1, 10), r(5, 1), 1.0), label="rank 1, alpha 1"),
-        Case((r(3, 4).double(), r(4, 4).double(), r(4).double(), r(3, 4).double(), r(4, 3).double(), 6.0),
-             label="float64"),
+        Case(
+            (
+                r(3, 4).double(),
+                r(4, 4).double(),
+                r(4).double(),
+                r(3, 4).double(),
+                r(4, 3).double(),
+                6.0,
+            ),
+            label="float64",
+        ),
     ]
 
 
 register(
     Exercise(
-        id="training.lora_forward",
+        id="finetuning.lora_forward",
         chapter=5,
         title="The LoRA forward pass",
-        signature="(x: Tensor[..., in], W: Tensor[out, in], b: Tensor[out], A: Tensor[r, in], B: Tensor[out, r], "
+        signature="(x: Tensor[..., in], W: Tensor[out, in], b: Tensor[out], A: Tensor[r, in], B: "
+        "Tensor[out, r], "
         "alpha: float) -> Tensor[..., out]",
-        task="Return the frozen layer's output x Wᵀ + b plus the low-rank update (alpha / r) · (x Aᵀ) Bᵀ, where "
+        task="Return the frozen layer's output x Wᵀ + b plus the low-rank update (alpha / r) · "
+        "(x Aᵀ) Bᵀ, where "
         "r = A.shape[0] (W, A and B are stored like nn.Linear weights: (out, in)).",
         reference=lora_forward,
         cases=_lora_cases,
         atol=1e-4,
         diagnoses=[
-            Diagnosis("Scale the update by alpha / r — you left the scaling out.", variant=_lora_no_scaling),
-            Diagnosis("The scaling is alpha / r, not alpha: divide by the rank r = A.shape[0].",
-                      variant=_lora_alpha_only),
+            Diagnosis(
+                "Scale the update by alpha / r — you left the scaling out.",
+                variant=_lora_no_scaling,
+            ),
+            Diagnosis(
+                "The scaling is alpha / r, not alpha: divide by the rank r = A.shape[0].",
+                variant=_lora_alpha_only,
+            ),
             Diagnosis("The scaling is alpha / r, not r / alpha.", variant=_lora_r_over_alpha),
             Diagnosis(
                 "Keep the frozen layer's output x Wᵀ + b: LoRA *adds* the low-rank update to it.",
@@ -290,9 +346,11 @@ register(
             Diagnosis("Don't forget the frozen layer's bias b.", variant=_lora_no_bias),
         ],
         hints=[
-            "LoRA leaves W and b alone and adds a small correction that goes through a narrow r-dimensional "
+            "LoRA leaves W and b alone and adds a small correction that goes through a narrow "
+            "r-dimensional "
             "bottleneck: first A (in → r), then B (r → out).",
-            "Like nn.Linear, a weight of shape (out, in) is applied as x @ W.T. The update is (x @ A.T) @ B.T, "
+            "Like nn.Linear, a weight of shape (out, in) is applied as x @ W.T. The update is (x "
+            "@ A.T) @ B.T, "
             "scaled by alpha / r with r = A.shape[0].",
             "`return x @ W.T + b + (alpha / A.shape[0]) * ((x @ A.T) @ B.T)`",
         ],

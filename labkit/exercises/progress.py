@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .aliases import canonical_id
+
 FILE_NAME = "progress.json"
 
 
@@ -31,7 +33,9 @@ def progress_path() -> Path:
 def load_progress() -> dict[str, dict[str, Any]]:
     """Return ``{exercise_id: {"passed": bool, "attempts": int, ...}}``; empty if nothing is stored.
 
-    A damaged file is reported with a warning and treated as empty. Taught in chapter 0.
+    Entries stored under an old exercise id (:data:`labkit.exercises.aliases.ALIASES`) are
+    returned under the current id. A damaged file is reported with a warning and treated as
+    empty. Taught in chapter 0.
     """
     path = progress_path()
     if not path.exists():
@@ -41,10 +45,30 @@ def load_progress() -> dict[str, dict[str, Any]]:
         exercises = data.get("exercises", {})
         if not isinstance(exercises, dict):
             raise ValueError("'exercises' is not an object")
-        return exercises
+        return _renamed(exercises)
     except (OSError, ValueError, AttributeError) as exc:
         warnings.warn(f"labkit: ignoring an unreadable progress file {path} ({exc})", stacklevel=2)
         return {}
+
+
+def _renamed(exercises: dict[str, Any]) -> dict[str, Any]:
+    """Store entries of renamed exercises under their current id (merging old and new entries)."""
+    merged: dict[str, Any] = {}
+    for old_id, entry in exercises.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"the entry for {old_id!r} is not an object")
+        new_id = canonical_id(old_id)
+        if new_id not in merged:
+            merged[new_id] = dict(entry)
+            continue
+        both = merged[new_id]
+        both["passed"] = bool(both.get("passed")) or bool(entry.get("passed"))
+        both["attempts"] = int(both.get("attempts", 0)) + int(entry.get("attempts", 0))
+        for key, pick in (("first_passed", min), ("last_checked", max)):
+            stamps = [e[key] for e in (both, entry) if e.get(key)]
+            if stamps:
+                both[key] = pick(stamps)
+    return merged
 
 
 def _write_atomically(path: Path, data: dict[str, Any]) -> None:

@@ -11,12 +11,9 @@ import math
 import torch
 from torch import Tensor
 
-from .core import Case, Diagnosis, Exercise, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from .cases import Case, Diagnosis, mistakes, seeded
+from .core import register
+from .exercise import Exercise
 
 # --------------------------------------------------------------------------- jaccard
 
@@ -41,27 +38,26 @@ def jaccard_similarity(a: str, b: str, n: int = 3) -> float:
     return len(A & B) / len(A | B)
 
 
-def _jac_variant(kind: str):  # type: ignore[no-untyped-def]
-    def variant(a: str, b: str, n: int = 3) -> float:
-        def grams(text: str) -> set:
-            words = list(text) if kind == "chars" else text.split()
-            if kind == "short_empty" and len(words) < n:
-                return set()
-            if len(words) < n:
-                return {tuple(words)} if words else set()
-            stop = len(words) - n + (0 if kind == "off_by_one" else 1)
-            return {tuple(words[i : i + n]) for i in range(max(stop, 0))}
+def _jaccard(a: str, b: str, n: int, *, mistake: str) -> float:
+    """jaccard_similarity with one known ``mistake`` (the names in its diagnoses)."""
 
-        A, B = grams(a), grams(b)
-        if not A and not B:
-            return 1.0
-        if kind == "sum":
-            return len(A & B) / (len(A) + len(B))
-        if kind == "min":
-            return len(A & B) / min(len(A), len(B)) if A and B else 0.0
-        return len(A & B) / len(A | B)
+    def grams(text: str) -> set:
+        words = list(text) if mistake == "chars" else text.split()
+        if mistake == "short_empty" and len(words) < n:
+            return set()
+        if len(words) < n:
+            return {tuple(words)} if words else set()
+        stop = len(words) - n + (0 if mistake == "off_by_one" else 1)
+        return {tuple(words[i : i + n]) for i in range(max(stop, 0))}
 
-    return variant
+    A, B = grams(a), grams(b)
+    if not A and not B:
+        return 1.0
+    if mistake == "sum":
+        return len(A & B) / (len(A) + len(B))
+    if mistake == "min":
+        return len(A & B) / min(len(A), len(B)) if A and B else 0.0
+    return len(A & B) / len(A | B)
 
 
 _NEAR_A = "Tom had a red ball . He gave it to Kim in the park at noon ."
@@ -72,12 +68,24 @@ def _jac_cases() -> list[Case]:
     return [
         Case((_NEAR_A, _NEAR_B), label="two sentences that differ in one word"),
         Case((_NEAR_A, _NEAR_A), label="identical texts (similarity 1)"),
-        Case(("the cat sat on the mat", "a dog ran in the park"), label="nothing in common (similarity 0)"),
-        Case(("a b c a b c a b c", "a b c d"), label="a text that repeats itself: count each shingle once (a set)"),
+        Case(
+            ("the cat sat on the mat", "a dog ran in the park"),
+            label="nothing in common (similarity 0)",
+        ),
+        Case(
+            ("a b c a b c a b c", "a b c d"),
+            label="a text that repeats itself: count each shingle once (a set)",
+        ),
         Case((_NEAR_A, _NEAR_B), {"n": 1}, label="n=1: sets of single words"),
         Case(("one two three four five", "one two three four six"), {"n": 2}, label="n=2"),
-        Case(("hello world", "hello world"), label="texts shorter than n words: one shingle each (equal)"),
-        Case(("hello world", "hello there"), label="texts shorter than n words: one shingle each (different)"),
+        Case(
+            ("hello world", "hello world"),
+            label="texts shorter than n words: one shingle each (equal)",
+        ),
+        Case(
+            ("hello world", "hello there"),
+            label="texts shorter than n words: one shingle each (different)",
+        ),
         Case(("", "   "), label="two texts without words (similarity 1: nothing differs)"),
         Case(("", "a b c d"), label="one empty text"),
     ]
@@ -89,46 +97,46 @@ register(
         chapter=4,
         title="Near-duplicates: Jaccard similarity of shingles",
         signature="(a: str, b: str, n: int = 3) -> float",
-        task="Split each text into words with str.split(); its shingles are the SET of its n-grams of consecutive "
-        "words (a text with fewer than n words, but at least one, is one shingle of all its words). Return "
+        task="Split each text into words with str.split(); its shingles are the SET of its "
+        "n-grams of consecutive "
+        "words (a text with fewer than n words, but at least one, is one shingle of all its "
+        "words). Return "
         "|A ∩ B| / |A ∪ B|, and 1.0 when neither text has any words.",
         reference=jaccard_similarity,
         cases=_jac_cases,
         atol=1e-9,
         rtol=1e-9,
         diagnoses=[
-            Diagnosis(
-                "Divide by the size of the union |A ∪ B|, not by |A| + |B| (shared shingles would count twice).",
-                variant=_jac_variant("sum"),
+            *mistakes(
+                jaccard_similarity,
+                _jaccard,
+                {
+                    "sum": "Divide by the size of the union |A ∪ B|, not by |A| + |B| (shared "
+                    "shingles would count twice).",
+                    "min": "Divide by the size of the union |A ∪ B|, not by the smaller set (that "
+                    "is the overlap coefficient: a short text inside a long one would score 1).",
+                    "chars": "Shingles are n-grams of *words* (text.split()), not of characters.",
+                    "off_by_one": "You miss the last n-gram: a text of k words has k − n + 1 of "
+                    "them, so use range(len(words) - n + 1).",
+                    "short_empty": "A text shorter than n words is not empty: it is one shingle "
+                    "made of all its words (only a text with no words has no shingles).",
+                },
             ),
             Diagnosis(
-                "Divide by the size of the union |A ∪ B|, not by the smaller set (that is the overlap "
-                "coefficient: a short text inside a long one would score 1).",
-                variant=_jac_variant("min"),
-            ),
-            Diagnosis("Shingles are n-grams of *words* (text.split()), not of characters.",
-                      variant=_jac_variant("chars")),
-            Diagnosis(
-                "You miss the last n-gram: a text of k words has k − n + 1 of them, so use "
-                "range(len(words) - n + 1).",
-                variant=_jac_variant("off_by_one"),
-            ),
-            Diagnosis(
-                "A text shorter than n words is not empty: it is one shingle made of all its words "
-                "(only a text with no words has no shingles).",
-                variant=_jac_variant("short_empty"),
-            ),
-            Diagnosis(
-                "Two texts without any words have no shingles at all: |A ∪ B| = 0, so return 1.0 for that "
+                "Two texts without any words have no shingles at all: |A ∪ B| = 0, so return 1.0 "
+                "for that "
                 "case instead of dividing by zero.",
                 error=r"ZeroDivisionError",
             ),
         ],
         hints=[
-            "Two steps: turn each text into a set of shingles, then compare the sets. Python sets have & "
+            "Two steps: turn each text into a set of shingles, then compare the sets. Python "
+            "sets have & "
             "(intersection) and | (union).",
-            "words = text.split(); shingles = {tuple(words[i:i+n]) for i in range(len(words) - n + 1)}; a text "
-            "with 0 < len(words) < n gives {tuple(words)}. Then len(A & B) / len(A | B), or 1.0 if both are empty.",
+            "words = text.split(); shingles = {tuple(words[i:i+n]) for i in range(len(words) - n "
+            "+ 1)}; a text "
+            "with 0 < len(words) < n gives {tuple(words)}. Then len(A & B) / len(A | B), or 1.0 "
+            "if both are empty.",
             "`def grams(t): w = t.split(); return {tuple(w)} if 0 < len(w) < n else "
             "{tuple(w[i:i+n]) for i in range(len(w) - n + 1)}`; `A, B = grams(a), grams(b)`; "
             "`return len(A & B) / len(A | B) if A | B else 1.0`",
@@ -181,7 +189,7 @@ def _ce_per_example(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def _ce_cases() -> list[Case]:
-    g = _gen(6)
+    g = seeded(6)
     return [
         Case(
             (torch.randn(4, 5, generator=g), torch.tensor([0, 3, 4, 1])),
@@ -195,8 +203,10 @@ def _ce_cases() -> list[Case]:
         Case(
             (torch.tensor([[1000.0, 0.0, -1000.0], [500.0, 501.0, 499.0]]), torch.tensor([2, 0])),
             label="large logits (±1000)",
-            note="This case has large logits: exp overflows, and log(softmax) of an unlikely class is "
-            "log(0) = -inf; log-sum-exp avoids both — loss_i = logsumexp(logits_i) − logits_i[target_i].",
+            note="This case has large logits: exp overflows, and log(softmax) of an unlikely "
+            "class is "
+            "log(0) = -inf; log-sum-exp avoids both — loss_i = logsumexp(logits_i) − "
+            "logits_i[target_i].",
         ),
         Case(
             (torch.randn(8, 10, generator=g).double(), torch.arange(8) % 10), label="float64 logits"
@@ -210,12 +220,12 @@ register(
         chapter=4,
         title="Cross-entropy loss, stable",
         signature="(logits: Tensor[N,C], targets: Tensor[N]) -> Tensor",
-        task="Return the mean negative log-likelihood of the target classes under softmax(logits), as a 0-d "
+        task="Return the mean negative log-likelihood of the target classes under "
+        "softmax(logits), as a 0-d "
         "tensor, without overflow for large logits.",
         reference=cross_entropy,
         cases=_ce_cases,
         atol=1e-4,
-        rtol=1e-4,
         diagnoses=[
             Diagnosis(
                 "Your loss is inf/NaN for large logits: exp overflows. Use log-sum-exp: "
@@ -223,7 +233,8 @@ register(
                 variant=_ce_naive,
             ),
             Diagnosis(
-                "log(softmax(…)) underflows: an unlikely target gets probability 0 and log(0) = -inf. "
+                "log(softmax(…)) underflows: an unlikely target gets probability 0 and log(0) = "
+                "-inf. "
                 "Compute the log-softmax directly with log-sum-exp: logits − logsumexp(logits).",
                 variant=_ce_log_of_softmax,
             ),
@@ -242,9 +253,11 @@ register(
             ),
         ],
         hints=[
-            "Loss = −mean over examples of log p(target), with p = softmax(logits). Computing softmax then log "
+            "Loss = −mean over examples of log p(target), with p = softmax(logits). Computing "
+            "softmax then log "
             "breaks for large logits.",
-            "log softmax(z)_j = z_j − log Σ_k exp(z_k) = z_j − logsumexp(z). torch.logsumexp is stable; pick "
+            "log softmax(z)_j = z_j − log Σ_k exp(z_k) = z_j − logsumexp(z). torch.logsumexp is "
+            "stable; pick "
             "each row's target with logits.gather or logits[torch.arange(N), targets].",
             "`lp = logits - torch.logsumexp(logits, -1, keepdim=True)`; "
             "`return -lp[torch.arange(len(targets)), targets].mean()`",
@@ -281,7 +294,7 @@ def _ppl_mean_prob(lp: Tensor) -> float:
 
 
 def _ppl_cases() -> list[Case]:
-    g = _gen(7)
+    g = seeded(7)
     return [
         Case((torch.log(torch.tensor([0.5, 0.25, 0.125, 0.5])),), label="four tokens"),
         Case((-torch.rand(20, generator=g) * 3,), label="twenty tokens"),
@@ -301,7 +314,8 @@ register(
         chapter=4,
         title="Perplexity",
         signature="(token_logprobs: Tensor) -> float",
-        task="Return exp(−mean) of the natural-log probabilities that a model gave the actual tokens, as a float.",
+        task="Return exp(−mean) of the natural-log probabilities that a model gave the actual "
+        "tokens, as a float.",
         reference=perplexity,
         cases=_ppl_cases,
         atol=1e-6,
@@ -319,13 +333,16 @@ register(
             ),
             Diagnosis("Average the log-probabilities (mean), don't sum them.", variant=_ppl_sum),
             Diagnosis(
-                "exp(−mean log p) is not 1 / mean(p): average the log-probabilities, not the probabilities.",
+                "exp(−mean log p) is not 1 / mean(p): average the log-probabilities, not the "
+                "probabilities.",
                 variant=_ppl_mean_prob,
             ),
         ],
         hints=[
-            "Perplexity is the 'effective number of choices': uniform guessing among 50 tokens gives 50.",
-            "Average the log-probabilities over all tokens, negate, exponentiate; return a Python float (.item()).",
+            "Perplexity is the 'effective number of choices': uniform guessing among 50 tokens "
+            "gives 50.",
+            "Average the log-probabilities over all tokens, negate, exponentiate; return a "
+            "Python float (.item()).",
             "`return torch.exp(-token_logprobs.mean()).item()`",
         ],
     )
@@ -345,7 +362,7 @@ def adam_step(
     beta2: float = 0.999,
     eps: float = 1e-8,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """One Adam step (t starts at 1); returns new tensors (param, m, v) and leaves the inputs unchanged.
+    """One Adam step (t starts at 1); returns new tensors (param, m, v), the inputs unchanged.
 
     Taught in chapter 4.
     """
@@ -358,52 +375,25 @@ def adam_step(
 
 
 def _adam(
-    param: Tensor,
-    grad: Tensor,
-    m: Tensor,
-    v: Tensor,
-    t: int,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    *,
-    correct: bool = True,
-    eps_inside: bool = False,
-    square: bool = True,
-    t_shift: int = 0,
-    sign: float = -1.0,
-    return_old: bool = False,
+    param: Tensor, grad: Tensor, m: Tensor, v: Tensor, t: int, *hyper: float, mistake: str
 ) -> tuple[Tensor, Tensor, Tensor]:
+    """adam_step with one known ``mistake`` (the names in its diagnoses)."""
+    lr, beta1, beta2, eps = hyper
     m2 = beta1 * m + (1 - beta1) * grad
-    v2 = beta2 * v + (1 - beta2) * (grad**2 if square else grad)
-    tt = t + t_shift
-    m_hat = m2 / (1 - beta1**tt) if correct else m2
-    v_hat = v2 / (1 - beta2**tt) if correct else v2
-    denom = torch.sqrt(v_hat + eps) if eps_inside else torch.sqrt(v_hat) + eps
+    v2 = beta2 * v + (1 - beta2) * (grad if mistake == "grad_not_squared" else grad**2)
+    t += {"t_plus_one": 1, "t_minus_one": -1}.get(mistake, 0)
+    if mistake == "no_bias_correction":
+        m_hat, v_hat = m2, v2
+    else:
+        m_hat, v_hat = m2 / (1 - beta1**t), v2 / (1 - beta2**t)
+    denom = torch.sqrt(v_hat + eps) if mistake == "eps_inside_sqrt" else torch.sqrt(v_hat) + eps
+    sign = 1.0 if mistake == "wrong_sign" else -1.0
     new = param + sign * lr * m_hat / denom
-    return (new, m, v) if return_old else (new, m2, v2)
-
-
-def _adam_variant(**options: object):  # type: ignore[no-untyped-def]
-    def variant(
-        param: Tensor,
-        grad: Tensor,
-        m: Tensor,
-        v: Tensor,
-        t: int,
-        lr: float = 1e-3,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, **options)  # type: ignore[arg-type]
-
-    return variant
+    return (new, m, v) if mistake == "old_moments" else (new, m2, v2)
 
 
 def _adam_cases() -> list[Case]:
-    g = _gen(8)
+    g = seeded(8)
 
     def r(*shape: int, scale: float = 1.0) -> Tensor:
         return torch.randn(*shape, generator=g) * scale
@@ -427,7 +417,8 @@ def _adam_cases() -> list[Case]:
         Case(
             (r(4), r(4, scale=1e-6), torch.zeros(4), torch.zeros(4), 1),
             label="tiny gradients (1e-6): where eps goes matters",
-            note="This case has tiny gradients, so where eps goes matters: sqrt(v̂) + eps, outside the square root.",
+            note="This case has tiny gradients, so where eps goes matters: sqrt(v̂) + eps, "
+            "outside the square root.",
         ),
         Case(
             (r(1), r(1), torch.zeros(1), torch.zeros(1), 1), {"lr": 0.5}, label="a single parameter"
@@ -444,49 +435,42 @@ register(
         id="training.adam_step",
         chapter=4,
         title="One step of Adam",
-        signature="(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> (param, m, v)",
-        task="Update the moments m and v, bias-correct them (t starts at 1), step the parameter, and return the "
+        signature="(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> (param, "
+        "m, v)",
+        task="Update the moments m and v, bias-correct them (t starts at 1), step the parameter, "
+        "and return the "
         "NEW tensors (param, m, v) without changing the inputs.",
         reference=adam_step,
         cases=_adam_cases,
         atol=1e-6,
         rtol=1e-5,
         output_names=("param", "m", "v"),
-        diagnoses=[
-            Diagnosis(
-                "No bias correction in Adam: divide m by (1 − beta1**t) and v by (1 − beta2**t) before the "
-                "update — without it the first steps have the wrong size.",
-                variant=_adam_variant(correct=False),
-            ),
-            Diagnosis(
-                "Add eps after the square root: sqrt(v̂) + eps, not sqrt(v̂ + eps).",
-                variant=_adam_variant(eps_inside=True),
-            ),
-            Diagnosis(
-                "The second moment averages the *squared* gradient: v = beta2·v + (1 − beta2)·grad².",
-                variant=_adam_variant(square=False),
-            ),
-            Diagnosis(
-                "t starts at 1: use beta**t with the t you are given in the bias correction (don't add 1).",
-                variant=_adam_variant(t_shift=1),
-            ),
-            Diagnosis(
-                "t starts at 1: use beta**t with the t you are given in the bias correction (don't subtract 1).",
-                variant=_adam_variant(t_shift=-1),
-            ),
-            Diagnosis(
-                "Step *against* the gradient: param − lr · m̂ / (sqrt(v̂) + eps).",
-                variant=_adam_variant(sign=1.0),
-            ),
-            Diagnosis(
-                "Return the *updated* moments m and v (the new running averages), not the ones passed in.",
-                variant=_adam_variant(return_old=True),
-            ),
-        ],
+        diagnoses=mistakes(
+            adam_step,
+            _adam,
+            {
+                "no_bias_correction": "No bias correction in Adam: divide m by (1 − beta1**t) and "
+                "v by (1 − beta2**t) before the update — without it the first steps have the "
+                "wrong size.",
+                "eps_inside_sqrt": "Add eps after the square root: sqrt(v̂) + eps, not sqrt(v̂ + "
+                "eps).",
+                "grad_not_squared": "The second moment averages the *squared* gradient: v = "
+                "beta2·v + (1 − beta2)·grad².",
+                "t_plus_one": "t starts at 1: use beta**t with the t you are given in the bias "
+                "correction (don't add 1).",
+                "t_minus_one": "t starts at 1: use beta**t with the t you are given in the bias "
+                "correction (don't subtract 1).",
+                "wrong_sign": "Step *against* the gradient: param − lr · m̂ / (sqrt(v̂) + eps).",
+                "old_moments": "Return the *updated* moments m and v (the new running averages), "
+                "not the ones passed in.",
+            },
+        ),
         hints=[
-            "Adam keeps running averages of the gradient (m) and of its square (v); since both start at 0 they "
+            "Adam keeps running averages of the gradient (m) and of its square (v); since both "
+            "start at 0 they "
             "are too small early on, which the bias correction fixes.",
-            "m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²; m̂ = m / (1 − b1**t); v̂ = v / (1 − b2**t); "
+            "m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²; m̂ = m / (1 − b1**t); v̂ = v / (1 − "
+            "b2**t); "
             "param − lr·m̂ / (√v̂ + eps). Write `m = …`, never `m *= …`: return new tensors.",
             "`m = beta1 * m + (1 - beta1) * grad`; `v = beta2 * v + (1 - beta2) * grad**2`; "
             "`param = param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps)`; "
@@ -524,7 +508,7 @@ _MLM_MASK_ID = 3
 
 def _mlm_ids(shape: tuple[int, ...], seed: int) -> Tensor:
     # token ids in [5, vocab): the special ids 0..4 (including mask_id = 3) never occur in the input
-    return torch.randint(5, _MLM_VOCAB, shape, generator=_gen(seed))
+    return torch.randint(5, _MLM_VOCAB, shape, generator=seeded(seed))
 
 
 def _pct(x: float) -> str:
@@ -542,7 +526,10 @@ def _mlm_validate(case: Case, got: object) -> str | None:
     inputs, labels = got
     for name, t in (("inputs", inputs), ("labels", labels)):
         if t.shape != ids.shape:
-            return f"{name}: expected shape {tuple(ids.shape)} (the shape of ids), got {tuple(t.shape)}"
+            return (
+                f"{name}: expected shape {tuple(ids.shape)} (the shape of ids), got "
+                f"{tuple(t.shape)}"
+            )
         if t.dtype.is_floating_point or t.dtype == torch.bool:
             return f"{name}: expected integer token ids (dtype {ids.dtype}), got {t.dtype}"
     selected = labels != -100
@@ -550,7 +537,8 @@ def _mlm_validate(case: Case, got: object) -> str | None:
     if bool(bad_labels.any()):
         values = labels[selected][bad_labels].unique()[:5].tolist()
         return (
-            f"labels must be -100 where a position was not selected and the original id where it was; "
+            "labels must be -100 where a position was not selected and the original id where it "
+            "was; "
             f"found other values such as {values}. Use -100 (cross_entropy's ignore_index), not 0."
         )
     n = ids.numel()
@@ -558,16 +546,26 @@ def _mlm_validate(case: Case, got: object) -> str | None:
     changed = int((inputs[~selected] != ids[~selected]).sum())
     if changed:
         if rate > 0.5 > p:
-            return "Your labels look inverted: keep the original id where a token was selected, -100 elsewhere."
+            return (
+                "Your labels look inverted: keep the original id where a token was selected, "
+                "-100 elsewhere."
+            )
         return (
-            f"{changed} positions were changed although their label is -100 (not selected): only selected "
+            f"{changed} positions were changed although their label is -100 (not selected): only "
+            "selected "
             "positions may change — and every changed position needs its original id as label."
         )
     sigma = math.sqrt(max(p * (1 - p), 1e-12) / n)
     if abs(rate - p) > 6 * sigma + 1e-9:
         if rate > 0.99 and p < 0.9:
-            return "labels must be -100 at positions that were not selected (the loss ignores them); you set labels everywhere."
-        return f"About {_pct(rate)} of positions were selected (labels ≠ -100); with p={p} expect about {_pct(p)}."
+            return (
+                "labels must be -100 at positions that were not selected (the loss ignores "
+                "them); you set labels everywhere."
+            )
+        return (
+            f"About {_pct(rate)} of positions were selected (labels ≠ -100); with p={p} "
+            f"expect about {_pct(p)}."
+        )
     n_sel = int(selected.sum())
     if n_sel == 0:
         return None
@@ -579,23 +577,30 @@ def _mlm_validate(case: Case, got: object) -> str | None:
     if abs(masked - 0.8) > s or abs(kept - 0.1) > s or abs(rand - 0.1) > s:
         if masked > 0.97:
             return (
-                "You replace every selected token with mask_id; BERT replaces 80% with mask_id, 10% with a "
-                f"random token and leaves 10% unchanged (yours: {_pct(masked)} / {_pct(rand)} / {_pct(kept)})."
+                "You replace every selected token with mask_id; BERT replaces 80% with mask_id, "
+                "10% with a "
+                f"random token and leaves 10% unchanged (yours: {_pct(masked)} / {_pct(rand)} / "
+                f"{_pct(kept)})."
             )
         return (
-            f"Of the selected positions, {_pct(masked)} became mask_id, {_pct(rand)} a random token and "
+            f"Of the selected positions, {_pct(masked)} became mask_id, {_pct(rand)} a random "
+            "token and "
             f"{_pct(kept)} stayed unchanged; BERT uses 80% / 10% / 10%."
         )
     replaced = sel_in[(sel_in != mask_id) & (sel_in != sel_ids)]
     if replaced.numel() >= 50:
         lo, hi = int(replaced.min()), int(replaced.max())
         if lo < 0 or hi >= vocab:
-            return f"Random replacement tokens must lie in [0, vocab_size) = [0, {vocab}); yours range over [{lo}, {hi}]."
+            return (
+                f"Random replacement tokens must lie in [0, vocab_size) = [0, {vocab}); "
+                f"yours range over [{lo}, {hi}]."
+            )
         mean = replaced.float().mean().item()
         spread = 6 * (vocab / math.sqrt(12)) / math.sqrt(replaced.numel())
         if abs(mean - (vocab - 1) / 2) > spread or hi < vocab * 0.8 or lo > vocab * 0.2:
             return (
-                f"Random replacement tokens should be drawn uniformly from [0, vocab_size) = [0, {vocab}); "
+                "Random replacement tokens should be drawn uniformly from [0, vocab_size) = [0, "
+                f"{vocab}); "
                 f"yours lie in [{lo}, {hi}] with mean {mean:.0f}."
             )
     return None
@@ -618,33 +623,33 @@ def _mlm_cases() -> list[Case]:
     return [
         Case(
             (big, _MLM_MASK_ID, _MLM_VOCAB),
-            {"generator": _gen(0)},
+            {"generator": seeded(0)},
             label="64 × 256 token ids, p=0.15",
         ),
         Case(
             (_mlm_ids((8000,), 10), _MLM_MASK_ID, _MLM_VOCAB),
-            {"p": 0.3, "generator": _gen(1)},
+            {"p": 0.3, "generator": seeded(1)},
             label="a 1-D sequence of 8000 ids, p=0.3",
         ),
         Case(
             (_mlm_ids((4, 50), 11), _MLM_MASK_ID, _MLM_VOCAB),
-            {"p": 0.0, "generator": _gen(2)},
+            {"p": 0.0, "generator": seeded(2)},
             label="p=0: nothing is selected",
         ),
         Case(
             (_mlm_ids((4, 50), 12), _MLM_MASK_ID, _MLM_VOCAB),
-            {"p": 1.0, "generator": _gen(3)},
+            {"p": 1.0, "generator": seeded(3)},
             label="p=1: everything is selected",
         ),
         Case((_mlm_ids((16, 128), 13), _MLM_MASK_ID, _MLM_VOCAB), label="no generator given"),
         Case(
             (_mlm_ids((16, 64), 14), _MLM_MASK_ID, _MLM_VOCAB),
-            {"generator": _gen(42)},
+            {"generator": seeded(42)},
             label="same seed (first call)",
         ),
         Case(
             (_mlm_ids((16, 64), 14), _MLM_MASK_ID, _MLM_VOCAB),
-            {"generator": _gen(42)},
+            {"generator": seeded(42)},
             label="same seed (second call)",
         ),
     ]
@@ -656,21 +661,27 @@ register(
         chapter=4,
         title="BERT-style masking for masked language modelling",
         signature="(ids, mask_id, vocab_size, p=0.15, generator=None) -> (inputs, labels)",
-        task="Select each position with probability p; of the selected, 80% become mask_id, 10% a random token "
-        "in [0, vocab_size), 10% stay unchanged. labels = the original id at selected positions, -100 elsewhere. "
+        task="Select each position with probability p; of the selected, 80% become mask_id, 10% "
+        "a random token "
+        "in [0, vocab_size), 10% stay unchanged. labels = the original id at selected positions, "
+        "-100 elsewhere. "
         "Use `generator` for all randomness; don't change ids in place.",
         reference=mlm_mask,
         cases=_mlm_cases,
         validate=_mlm_validate,
         post_check=_mlm_post_check,
         hints=[
-            "Two random decisions per position: is it selected (probability p)? If so: mask, random or keep "
+            "Two random decisions per position: is it selected (probability p)? If so: mask, "
+            "random or keep "
             "(80/10/10). The loss is computed only where labels ≠ -100.",
-            "selected = torch.rand(ids.shape, generator=generator) < p; a second uniform number u picks "
+            "selected = torch.rand(ids.shape, generator=generator) < p; a second uniform number "
+            "u picks "
             "mask (u < 0.8), random (0.8 ≤ u < 0.9) or keep. Build new tensors with torch.where.",
             "`labels = torch.where(selected, ids, torch.full_like(ids, -100))`; "
-            "`inputs = torch.where(selected & (u < 0.8), torch.full_like(ids, mask_id), ids)`; then put "
-            "`torch.randint(vocab_size, ids.shape, generator=generator)` where `selected & (u >= 0.8) & (u < 0.9)`.",
+            "`inputs = torch.where(selected & (u < 0.8), torch.full_like(ids, mask_id), ids)`; "
+            "then put "
+            "`torch.randint(vocab_size, ids.shape, generator=generator)` where `selected & (u >= "
+            "0.8) & (u < 0.9)`.",
         ],
     )
 )

@@ -1,4 +1,4 @@
-"""Exercises for chapter 3 (The Transformer): LayerNorm, the feed-forward block, counting parameters.
+"""Exercises for chapter 3 (The Transformer): LayerNorm, the feed-forward block, parameters.
 
 Taught in chapter 3.
 """
@@ -9,12 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import Case, Diagnosis, Exercise, register
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from .cases import Case, Diagnosis, mistakes, seeded
+from .core import register
+from .exercise import Exercise
 
 # --------------------------------------------------------------------------- layer_norm
 
@@ -58,7 +55,7 @@ def _ln_first_dim(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> 
 
 
 def _ln_cases() -> list[Case]:
-    g = _gen(4)
+    g = seeded(4)
 
     def params(d: int) -> tuple[Tensor, Tensor]:
         return 1 + 0.5 * torch.randn(d, generator=g), 0.5 * torch.randn(d, generator=g)
@@ -72,7 +69,8 @@ def _ln_cases() -> list[Case]:
         Case(
             (small, g8, b8),
             label="tiny variance (std 0.01): where eps goes matters",
-            note="This case has a tiny variance, so where eps goes matters: (x − mean) / sqrt(var + eps).",
+            note="This case has a tiny variance, so where eps goes matters: (x − mean) / "
+            "sqrt(var + eps).",
         ),
         Case((small, g8, b8), {"eps": 1e-3}, label="the same with eps=1e-3"),
         Case(
@@ -82,7 +80,8 @@ def _ln_cases() -> list[Case]:
         Case(
             (torch.randn(5, 1, generator=g), torch.tensor([2.0]), torch.tensor([0.5])),
             label="one feature (variance 0)",
-            note="This case has one feature: its biased variance is 0 (the unbiased one divides by n − 1 = 0 and gives NaN).",
+            note="This case has one feature: its biased variance is 0 (the unbiased one divides "
+            "by n − 1 = 0 and gives NaN).",
         ),
         Case(
             (torch.randn(3, 3, generator=g), torch.ones(3), torch.zeros(3)),
@@ -97,20 +96,22 @@ register(
         chapter=3,
         title="Layer normalisation",
         signature="(x, gamma, beta, eps=1e-5) -> Tensor",
-        task="Normalise x over its last dimension to mean 0 and variance 1 (the biased variance, eps inside the "
+        task="Normalise x over its last dimension to mean 0 and variance 1 (the biased variance, "
+        "eps inside the "
         "square root), then multiply by gamma and add beta.",
         reference=layer_norm,
         cases=_ln_cases,
         atol=1e-4,
-        rtol=1e-4,
         diagnoses=[
             Diagnosis(
-                "Your variance is the unbiased one (divides by n − 1); LayerNorm uses the biased variance "
+                "Your variance is the unbiased one (divides by n − 1); LayerNorm uses the biased "
+                "variance "
                 "(divide by n): x.var(dim=-1, keepdim=True, unbiased=False).",
                 variant=_ln_unbiased,
             ),
             Diagnosis(
-                "Add eps inside the square root: (x − mean) / sqrt(var + eps), not / (sqrt(var) + eps).",
+                "Add eps inside the square root: (x − mean) / sqrt(var + eps), not / (sqrt(var) "
+                "+ eps).",
                 variant=_ln_eps_outside,
             ),
             Diagnosis(
@@ -118,7 +119,8 @@ register(
                 variant=_ln_no_sqrt,
             ),
             Diagnosis(
-                "You ignore the `eps` argument (the case with eps=1e-3 fails): use the value you are given.",
+                "You ignore the `eps` argument (the case with eps=1e-3 fails): use the value you "
+                "are given.",
                 variant=_ln_fixed_eps,
             ),
             Diagnosis(
@@ -126,14 +128,17 @@ register(
                 variant=_ln_no_affine,
             ),
             Diagnosis(
-                "Normalise over the last dimension (the features of each vector, dim=-1), not over dim 0.",
+                "Normalise over the last dimension (the features of each vector, dim=-1), not "
+                "over dim 0.",
                 variant=_ln_first_dim,
             ),
         ],
         hints=[
-            "Each vector (the last dimension) is normalised on its own: subtract its mean, divide by its "
+            "Each vector (the last dimension) is normalised on its own: subtract its mean, "
+            "divide by its "
             "standard deviation, then apply the learned gain gamma and bias beta.",
-            "mean = x.mean(-1, keepdim=True); var = x.var(-1, keepdim=True, unbiased=False) — the biased "
+            "mean = x.mean(-1, keepdim=True); var = x.var(-1, keepdim=True, unbiased=False) — "
+            "the biased "
             "variance; eps goes inside the square root.",
             "`(x - mean) / torch.sqrt(var + eps) * gamma + beta`",
         ],
@@ -144,7 +149,7 @@ register(
 
 
 def ffn(x: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
-    """Position-wise feed-forward: max(0, x W1 + b1) W2 + b2, with W1 of shape (d, d_ff), W2 (d_ff, d).
+    """Position-wise feed-forward: max(0, x W1 + b1) W2 + b2; W1 of shape (d, d_ff), W2 (d_ff, d).
 
     Taught in chapter 3.
     """
@@ -173,7 +178,7 @@ def _ffn_bias_after_relu(x: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tens
 
 
 def _ffn_cases() -> list[Case]:
-    g = _gen(5)
+    g = seeded(5)
 
     def weights(d: int, d_ff: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         return (
@@ -204,7 +209,8 @@ register(
         chapter=3,
         title="Position-wise feed-forward network",
         signature="(x, W1, b1, W2, b2) -> Tensor",
-        task="Return max(0, x W1 + b1) W2 + b2 (W1 has shape (d, d_ff), W2 has shape (d_ff, d)), applied to every "
+        task="Return max(0, x W1 + b1) W2 + b2 (W1 has shape (d, d_ff), W2 has shape (d_ff, d)), "
+        "applied to every "
         "position.",
         reference=ffn,
         cases=_ffn_cases,
@@ -217,11 +223,13 @@ register(
                 "Apply the ReLU to the hidden layer only, not to the output.", variant=_ffn_relu_out
             ),
             Diagnosis(
-                "This exercise asks for ReLU (the original Transformer); you used GELU (as in GPT-2).",
+                "This exercise asks for ReLU (the original Transformer); you used GELU (as in "
+                "GPT-2).",
                 variant=_ffn_gelu,
             ),
             Diagnosis(
-                "This exercise asks for ReLU (the original Transformer); you used GELU (as in GPT-2).",
+                "This exercise asks for ReLU (the original Transformer); you used GELU (as in "
+                "GPT-2).",
                 variant=_ffn_gelu_tanh,
             ),
             Diagnosis("Add b1 before the ReLU: max(0, x W1 + b1).", variant=_ffn_bias_after_relu),
@@ -231,8 +239,10 @@ register(
             ),
         ],
         hints=[
-            "Two matrix products with a ReLU in between: widen to d_ff, clip the negatives, project back to d.",
-            "hidden = max(0, x @ W1 + b1); the ReLU is torch.relu (or .clamp(min=0)). Then hidden @ W2 + b2.",
+            "Two matrix products with a ReLU in between: widen to d_ff, clip the negatives, "
+            "project back to d.",
+            "hidden = max(0, x @ W1 + b1); the ReLU is torch.relu (or .clamp(min=0)). Then "
+            "hidden @ W2 + b2.",
             "`return torch.relu(x @ W1 + b1) @ W2 + b2`",
         ],
     )
@@ -242,7 +252,7 @@ register(
 
 
 def param_count(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    """Parameters of a GPT-2-style model with biases (learned positions, pre-LN blocks, final LayerNorm).
+    """Parameters of a GPT-2-style model with biases (learned positions, pre-LN, final LayerNorm).
 
     Taught in chapter 3.
     """
@@ -255,62 +265,18 @@ def param_count(vocab: int, d: int, n_layers: int, block: int, tied: bool = True
     return embeddings + n_layers * per_layer + 2 * d + head  # + the final LayerNorm
 
 
-def _pc(
-    vocab: int,
-    d: int,
-    n_layers: int,
-    block: int,
-    tied: bool,
-    *,
-    linear_bias: bool = True,
-    ln: bool = True,
-    final_ln: bool = True,
-    pos: bool = True,
-    head: str = "ok",
-) -> int:
-    per_layer = 12 * d * d + (9 * d if linear_bias else 0) + (4 * d if ln else 0)
-    total = (
-        vocab * d + (block * d if pos else 0) + n_layers * per_layer + (2 * d if final_ln else 0)
-    )
-    if head == "ok" and not tied:
-        total += vocab * d
-    elif head == "bias" and not tied:
-        total += vocab * d + vocab
-    elif head == "always":
-        total += vocab * d
-    return total
-
-
-def _pc_no_linear_bias(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, linear_bias=False)
-
-
-def _pc_no_bias_at_all(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, linear_bias=False) - n_layers * 2 * d - d
-
-
-def _pc_ignores_tied(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, True)
-
-
-def _pc_head_always(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, head="always")
-
-
-def _pc_head_bias(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, head="bias")
-
-
-def _pc_no_positions(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, pos=False)
-
-
-def _pc_no_layer_norms(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, ln=False, final_ln=False)
-
-
-def _pc_no_final_ln(vocab: int, d: int, n_layers: int, block: int, tied: bool = True) -> int:
-    return _pc(vocab, d, n_layers, block, tied, final_ln=False)
+def _pc(vocab: int, d: int, n_layers: int, block: int, tied: bool, *, mistake: str) -> int:
+    """param_count with one known ``mistake`` (the names in its diagnoses)."""
+    ln_size = d if mistake == "no_bias_at_all" else 2 * d  # one LayerNorm: gain (and bias)
+    linear_biases = 0 if mistake in ("no_linear_bias", "no_bias_at_all") else 9 * d
+    layer_norms = 0 if mistake == "no_layer_norms" else 2 * ln_size
+    final_ln = 0 if mistake in ("no_layer_norms", "no_final_ln") else ln_size
+    positions = 0 if mistake == "no_positions" else block * d
+    heads = {"ignores_tied": 0, "head_always": vocab * d}
+    heads["head_bias"] = 0 if tied else vocab * d + vocab
+    head = heads.get(mistake, 0 if tied else vocab * d)
+    per_layer = 12 * d * d + linear_biases + layer_norms
+    return vocab * d + positions + n_layers * per_layer + final_ln + head
 
 
 register(
@@ -319,8 +285,10 @@ register(
         chapter=3,
         title="Count the parameters of a GPT",
         signature="(vocab, d, n_layers, block, tied=True) -> int",
-        task="Return the number of parameters of a GPT-2-style model with biases: token and position embeddings, "
-        "n_layers blocks (attention, MLP d→4d→d, two LayerNorms), a final LayerNorm, and an output head that is "
+        task="Return the number of parameters of a GPT-2-style model with biases: token and "
+        "position embeddings, "
+        "n_layers blocks (attention, MLP d→4d→d, two LayerNorms), a final LayerNorm, and an "
+        "output head that is "
         "tied to the token embedding unless tied=False (then a V×d matrix without bias).",
         reference=param_count,
         cases=lambda: [
@@ -331,46 +299,33 @@ register(
             Case((1000, 64, 3, 128), {"tied": True}, label="tied=True given explicitly"),
             Case((1000, 64, 3, 128), {"tied": False}, label="3 layers, untied"),
         ],
-        diagnoses=[
-            Diagnosis(
-                "You left out the biases of the linear layers: per block 3d (qkv) + d (projection) + "
-                "4d + d (MLP) = 9d.",
-                variant=_pc_no_linear_bias,
-            ),
-            Diagnosis(
-                "You left out the biases (of the linear layers and of the LayerNorms): GPT-2 has them.",
-                variant=_pc_no_bias_at_all,
-            ),
-            Diagnosis(
-                "With tied=False the output head has its own V×d matrix; with tied=True it reuses the token "
-                "embedding (you ignore `tied`).",
-                variant=_pc_ignores_tied,
-            ),
-            Diagnosis(
-                "tied=True means the head *shares* the token-embedding matrix: count it once.",
-                variant=_pc_head_always,
-            ),
-            Diagnosis(
-                "The untied output head has no bias: it adds V×d parameters, not V×d + V.",
-                variant=_pc_head_bias,
-            ),
-            Diagnosis(
-                "Don't forget the learned position embedding: block × d parameters.",
-                variant=_pc_no_positions,
-            ),
-            Diagnosis(
-                "You left out the LayerNorms: two per block (2d each: gain and bias) and a final one (2d).",
-                variant=_pc_no_layer_norms,
-            ),
-            Diagnosis(
-                "You left out the final LayerNorm after the last block (2d).",
-                variant=_pc_no_final_ln,
-            ),
-        ],
+        diagnoses=mistakes(
+            param_count,
+            _pc,
+            {
+                "no_linear_bias": "You left out the biases of the linear layers: per block 3d "
+                "(qkv) + d (projection) + 4d + d (MLP) = 9d.",
+                "no_bias_at_all": "You left out the biases (of the linear layers and of the "
+                "LayerNorms): GPT-2 has them.",
+                "ignores_tied": "With tied=False the output head has its own V×d matrix; with "
+                "tied=True it reuses the token embedding (you ignore `tied`).",
+                "head_always": "tied=True means the head *shares* the token-embedding matrix: "
+                "count it once.",
+                "head_bias": "The untied output head has no bias: it adds V×d parameters, not V×d "
+                "+ V.",
+                "no_positions": "Don't forget the learned position embedding: block × d "
+                "parameters.",
+                "no_layer_norms": "You left out the LayerNorms: two per block (2d each: gain and "
+                "bias) and a final one (2d).",
+                "no_final_ln": "You left out the final LayerNorm after the last block (2d).",
+            },
+        ),
         hints=[
-            "Add up the pieces: embeddings (tokens and positions), n_layers identical blocks, a final LayerNorm, "
+            "Add up the pieces: embeddings (tokens and positions), n_layers identical blocks, a "
+            "final LayerNorm, "
             "and the output head, which is free when tied.",
-            "Per block: attention = qkv (d×3d + 3d) + output projection (d×d + d); MLP = d×4d + 4d + 4d×d + d; "
+            "Per block: attention = qkv (d×3d + 3d) + output projection (d×d + d); MLP = d×4d + "
+            "4d + 4d×d + d; "
             "two LayerNorms of 2d. That is 12d² + 13d.",
             "`V*d + block*d + n_layers*(12*d*d + 13*d) + 2*d + (0 if tied else V*d)`",
         ],

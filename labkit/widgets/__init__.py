@@ -7,7 +7,12 @@ embedding projector in chapter 3 and the sampling explorer in chapter 8.
 Every widget works offline (its JavaScript ships inside labkit; nothing loads from a CDN),
 and also stores a static SVG picture of itself in the notebook, shown wherever widgets cannot
 run (GitHub, nbconvert HTML, a notebook opened before it was run). See
-:mod:`labkit.widgets.fallback` and :func:`set_display`.
+:mod:`labkit.widgets.display` and :func:`set_display`.
+
+One file per widget: ``attention`` (the explorer), ``softmax_temperature``,
+``sqrt_dk_scaling``, ``positional_encoding``, ``sampling``, ``loss_plot`` and
+``embedding_projector``; ``base`` holds what the small ones share, ``figures`` pairs any plotly
+figure with a picture, ``svg`` draws the pictures, ``tokens`` makes token strings readable.
 
 On Google Colab, importing this module turns on Colab's custom widget manager, which
 third-party widgets such as these need.
@@ -17,17 +22,16 @@ from __future__ import annotations
 
 import sys
 
-from labkit.widgets.attention import AttentionExplorer, explore, readable_tokens
-from labkit.widgets.fallback import StaticFigure, display_mode, set_display
+from labkit.widgets.attention import AttentionExplorer, explore
+from labkit.widgets.display import StaticFigure, display_mode, set_display
+from labkit.widgets.embedding_projector import EmbeddingProjector
 from labkit.widgets.figures import show, static_picture
-from labkit.widgets.teaching import (
-    EmbeddingProjector,
-    LossPlot,
-    PositionalEncodingExplorer,
-    SamplingExplorer,
-    SoftmaxTemperature,
-    SqrtDkScaling,
-)
+from labkit.widgets.loss_plot import LossPlot
+from labkit.widgets.positional_encoding import PositionalEncodingExplorer
+from labkit.widgets.sampling import SamplingExplorer
+from labkit.widgets.softmax_temperature import SoftmaxTemperature
+from labkit.widgets.sqrt_dk_scaling import SqrtDkScaling
+from labkit.widgets.tokens import readable_tokens
 
 __all__ = [
     "AttentionExplorer",

@@ -20,7 +20,7 @@ How it is built (so it works offline, in JupyterLab, Notebook 7, VS Code and Col
 * longer inputs than ``max_tokens`` (256) are shown through a window of 256 tokens that you
   slide with the ◀ ▶ buttons or ``explorer.window_start``;
 * a static picture of the current head (and the layer's heads) is stored in the notebook for
-  GitHub, nbconvert and nbval (see :mod:`labkit.widgets.fallback`).
+  GitHub, nbconvert and nbval (see :mod:`labkit.widgets.display`).
 """
 
 from __future__ import annotations
@@ -33,71 +33,17 @@ import anywidget
 import numpy as np
 import traitlets
 
-from labkit.widgets.fallback import FallbackMixin, StaticFigure, compose, heatmap
+from labkit._util import block_size_of, eval_mode, is_hf_model, model_device
+from labkit.widgets.base import one_of
+from labkit.widgets.display import FallbackMixin, StaticFigure
+from labkit.widgets.svg import compose, heatmap
+from labkit.widgets.tokens import readable_tokens
 
 __all__ = ["AttentionExplorer", "explore", "readable_tokens", "to_attention_array"]
 
 _STATIC = Path(__file__).parent / "static"
 VIEWS = ("head", "layer", "model")
 THUMB = 32  # thumbnails are at most THUMB × THUMB cells
-
-
-# --------------------------------------------------------------------------------------------
-# Tokens: make byte-level BPE pieces readable
-# --------------------------------------------------------------------------------------------
-
-
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet: each byte 0–255 is written as one printable character
-    (printable bytes as themselves, the rest shifted to U+0100 and up: space → 'Ġ')."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
-    chars, shift = {}, 0
-    for b in range(256):
-        if b in printable:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(0x100 + shift)
-            shift += 1
-    return {c: b for b, c in chars.items()}
-
-
-_BYTES = _byte_decoder()
-_INVISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", "\u3000": "␣"}
-
-
-def _show(text: str) -> str:
-    out = "".join(_INVISIBLE.get(ch, ch) for ch in text)
-    return out.replace("▁", "␣")  # SentencePiece's word-start marker
-
-
-def readable_tokens(tokens: Sequence[str]) -> list[str]:
-    """Token strings as a learner should see them.
-
-    Byte-level BPE pieces (GPT-2, SmolLM, labkit's BPE) are decoded back to text, so
-    ``"Ġthe"`` shows as ``"␣the"`` and ``"Ċ"`` as ``"↵"``; a piece that is only part of a
-    multi-byte character (a Chinese character split in two) shows its bytes, e.g.
-    ``"<e4 b8>"``. Spaces, newlines and tabs in plain tokens become ``␣ ↵ ⇥``.
-
-    Taught in chapter 1 (tokenisation).
-    """
-    tokens = [str(t) for t in tokens]
-    # Byte-level pieces use shifted characters such as Ġ (U+0120) and never a real space.
-    byte_level = any(any(0x100 <= ord(c) <= 0x143 for c in t) for t in tokens) and not any(
-        c in " \n\t" for t in tokens for c in t
-    )
-    if not byte_level:
-        return [_show(t) for t in tokens]
-    shown = []
-    for t in tokens:
-        if not all(c in _BYTES for c in t) or (t.startswith(("[", "<")) and t.endswith(("]", ">"))):
-            shown.append(_show(t))  # a special token such as [BOS] or <|endoftext|>
-            continue
-        raw = bytes(_BYTES[c] for c in t)
-        try:
-            shown.append(_show(raw.decode("utf-8")))
-        except UnicodeDecodeError:
-            shown.append("<" + " ".join(f"{b:02x}" for b in raw) + ">")
-    return shown
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,9 +108,7 @@ def to_attention_array(attention: Any) -> np.ndarray:
     elif arr.ndim == 2:
         arr = arr[None, None]
     if arr.ndim != 4:
-        raise ValueError(
-            f"attention must have shape (layers, heads, T, T), got {tuple(arr.shape)}"
-        )
+        raise ValueError(f"attention must have shape (layers, heads, T, T), got {tuple(arr.shape)}")
     L, H, T, T2 = arr.shape
     if T != T2:
         raise ValueError(
@@ -342,9 +286,7 @@ class AttentionExplorer(FallbackMixin, anywidget.AnyWidget):
 
     @traitlets.validate("view")
     def _valid_view(self, proposal: dict) -> str:
-        if proposal["value"] not in VIEWS:
-            raise traitlets.TraitError(f"view must be one of {VIEWS}, got {proposal['value']!r}")
-        return proposal["value"]
+        return one_of("view", proposal["value"], VIEWS)
 
     @traitlets.validate("window_start")
     def _valid_window(self, proposal: dict) -> int:
@@ -394,11 +336,19 @@ class AttentionExplorer(FallbackMixin, anywidget.AnyWidget):
         s = self._span()
         labels = self.display_tokens[s]
         main = heatmap(
-            self.attention[self.layer, self.head, s, s], x=0, y=20, w=420, h=420,
-            title=f"layer {self.layer}, head {self.head}", row_labels=labels,
-            col_labels=labels, vmin=0.0, vmax=1.0, xlabel="key (attended to)",
+            self.attention[self.layer, self.head, s, s],
+            x=0,
+            y=20,
+            w=420,
+            h=420,
+            title=f"layer {self.layer}, head {self.head}",
+            row_labels=labels,
+            col_labels=labels,
+            vmin=0.0,
+            vmax=1.0,
+            xlabel="key (attended to)",
             ylabel="query",
-        )  # fmt: skip
+        )
         H = self.n_heads
         cols = min(H, 4)
         size = 110
@@ -406,23 +356,38 @@ class AttentionExplorer(FallbackMixin, anywidget.AnyWidget):
         for h in range(H):
             a = _max_pool(self.attention[self.layer, h, s, s], 64)
             small.append(
-                heatmap(a, x=430 + (h % cols) * size, y=20 + (h // cols) * (size + 4), w=size,
-                        h=size + 6, title=f"head {h}", vmin=0.0, vmax=1.0, margin=6)
-            )  # fmt: skip
+                heatmap(
+                    a,
+                    x=430 + (h % cols) * size,
+                    y=20 + (h // cols) * (size + 4),
+                    w=size,
+                    h=size + 6,
+                    title=f"head {h}",
+                    vmin=0.0,
+                    vmax=1.0,
+                    margin=6,
+                )
+            )
         rows = -(-H // cols)
         height = max(450, 30 + rows * (size + 4))
         caption = f"Attention, layer {self.layer} of {self.n_layers} ({self.n_tokens} tokens)"
         if self._notice:
             caption += " — window " + f"{s.start}–{s.stop - 1}"
         return compose(
-            430 + cols * size + 10, height, main, *small, caption=caption,
+            430 + cols * size + 10,
+            height,
+            main,
+            *small,
+            caption=caption,
             alt=f"attention heatmap, layer {self.layer} head {self.head}",
-        )  # fmt: skip
+        )
 
 
 def _in_range(name: str, value: int, n: int, extra: str = "") -> int:
     if not 0 <= value < n:
-        raise traitlets.TraitError(f"{name} must be in 0..{n - 1} {extra}, got {value}".replace("  ", " "))
+        raise traitlets.TraitError(
+            f"{name} must be in 0..{n - 1} {extra}, got {value}".replace("  ", " ")
+        )
     return value
 
 
@@ -442,8 +407,6 @@ def explore(model: Any, tokenizer: Any, text: str, **kwargs: Any) -> AttentionEx
 
     Taught in chapter 2 and chapter 3.
     """
-    import torch
-
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if not text.strip():
@@ -452,49 +415,34 @@ def explore(model: Any, tokenizer: Any, text: str, **kwargs: Any) -> AttentionEx
     ids = encoded["input_ids"]
     if ids.numel() == 0:
         raise ValueError(f"the tokenizer turned {text[:40]!r} into no tokens; try other text")
-    config = getattr(model, "config", None)
-    limit = getattr(config, "block_size", None) or getattr(config, "max_position_embeddings", None)
+    limit = block_size_of(model)
     notice = ""
-    if isinstance(limit, int) and ids.shape[1] > limit:
-        notice = f"The text has {ids.shape[1]} tokens; the model reads {limit}, so only the first {limit} are shown."
+    if limit is not None and ids.shape[1] > limit:
+        notice = (
+            f"The text has {ids.shape[1]} tokens; the model reads {limit}, so only the first "
+            f"{limit} are shown."
+        )
         encoded = {k: v[:, :limit] for k, v in encoded.items()}
         ids = encoded["input_ids"]
-    try:
-        device = next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        device = torch.device("cpu")
-    was_training = getattr(model, "training", False)
-    model.eval()
-    try:
-        with torch.no_grad():
-            if _is_hf(model):
-                inputs = {k: v.to(device) for k, v in encoded.items() if hasattr(v, "to")}
-                out = model(**inputs, output_attentions=True)
-                attention = getattr(out, "attentions", None)
-                if attention is None:
-                    raise TypeError(
-                        f"{type(model).__name__} returned no .attentions; use a model with "
-                        "self-attention (for encoder-decoders pass the encoder)"
-                    )
-            else:
-                out = model(ids.to(device), return_attention=True)
-                if not isinstance(out, tuple) or len(out) < 2:
-                    raise TypeError(
-                        f"{type(model).__name__}(idx, return_attention=True) must return "
-                        "(logits, attention): see labkit.models"
-                    )
-                attention = out[-1]
-    finally:
-        if was_training:
-            model.train()
+    device = model_device(model)
+    with eval_mode(model):
+        if is_hf_model(model):
+            inputs = {k: v.to(device) for k, v in encoded.items() if hasattr(v, "to")}
+            out = model(**inputs, output_attentions=True)
+            attention = getattr(out, "attentions", None)
+            if attention is None:
+                raise TypeError(
+                    f"{type(model).__name__} returned no .attentions; use a model with "
+                    "self-attention (for encoder-decoders pass the encoder)"
+                )
+        else:
+            out = model(ids.to(device), return_attention=True)
+            if not isinstance(out, tuple) or len(out) < 2:
+                raise TypeError(
+                    f"{type(model).__name__}(idx, return_attention=True) must return "
+                    "(logits, attention): see labkit.models"
+                )
+            attention = out[-1]
     tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
     kwargs.setdefault("notice", notice)
     return AttentionExplorer(attention, tokens, **kwargs)
-
-
-def _is_hf(model: Any) -> bool:
-    try:
-        from transformers import PreTrainedModel
-    except ImportError:  # pragma: no cover - transformers is a labkit dependency
-        return False
-    return isinstance(model, PreTrainedModel)

@@ -23,16 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from labkit.widgets.fallback import (
+from labkit.widgets.display import StaticFigure
+from labkit.widgets.svg import (
     PALETTE,
-    StaticFigure,
-    _legend,
-    _text,
     bar_chart,
     compose,
     heatmap,
+    legend,
     line_chart,
     scatter_chart,
+    text_element,
 )
 
 __all__ = ["show", "static_picture"]
@@ -60,16 +60,19 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
     if logy:
         ylabel = f"log10 {ylabel}".strip()
     kinds = {t.type for t in traces}
-    title = ""  # the figure's title and subplot titles are drawn by static_picture
+    # Where every chart of this panel goes. No title: the figure's title and the subplot
+    # titles are drawn by static_picture.
+    frame: dict[str, Any] = {"x": x, "w": w, "h": h, "ylabel": ylabel}
+    if xaxis.visible is False and yaxis.visible is False and kinds <= {"scatter", "scattergl"}:
+        return _diagram(fig, traces, xref, yref, w, h, x)
     if "heatmap" in kinds:
         t = next(t for t in traces if t.type == "heatmap")
         z = np.asarray(t.z, dtype=float)
         rows = [str(v) for v in t.y] if t.y is not None else None
         cols = [str(v) for v in t.x] if t.x is not None else None
-        return heatmap(z, x=x, w=w, h=h, title=title, row_labels=rows, col_labels=cols,
-                       xlabel=xlabel, ylabel=ylabel)  # fmt: skip
+        return heatmap(z, row_labels=rows, col_labels=cols, xlabel=xlabel, **frame)
     if "bar" in kinds:
-        return _bars(traces, x, w, h, ylabel, logy)
+        return _bars(traces, logy, frame)
     series, dashed, markers_only = [], [], True
     for i, t in enumerate(traces):
         if t.type not in ("scatter", "scattergl", "bar"):
@@ -97,32 +100,86 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
         if logx:
             pts[:, 0] = np.log10(np.where(pts[:, 0] > 0, pts[:, 0], np.nan))
             xlabel = f"log10 {xlabel}".strip()
-        svg = scatter_chart(pts, labels if any(labels) else None, x=x, w=w, h=h, title=title,
-                            xlabel=xlabel, ylabel=ylabel, colors=colors)  # fmt: skip
+        svg = scatter_chart(
+            pts, labels if any(labels) else None, xlabel=xlabel, colors=colors, **frame
+        )
         if len(series) > 1:  # a legend, in scatter_chart's coordinates (margins: left 52, top 26)
             firsts = [colors[sum(len(s[1]) for s in series[:i])] for i in range(len(series))]
-            svg += f'<g transform="translate({x + 52} 26)">{_legend([s[0] for s in series], firsts, w - 62)}</g>'
+            key = legend([s[0] for s in series], firsts, w - 62)
+            svg += f'<g transform="translate({x + 52} 26)">{key}</g>'
         return svg
-    return line_chart(series, x=x, w=w, h=h, title=title, xlabel=xlabel, ylabel=ylabel,
-                      logx=logx, dashed=dashed)  # fmt: skip
+    return line_chart(series, xlabel=xlabel, logx=logx, dashed=dashed, **frame)
 
 
-def _bars(traces: list[Any], x: float, w: float, h: float, ylabel: str, logy: bool) -> str:
-    """The first bar trace as bars; other (scatter) traces on the same categories as lines."""
+def _diagram(
+    fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float, x: float
+) -> str:
+    """A picture without axes (a network, a layout): lines, sized and coloured markers with
+    their text, and the panel's text annotations, at their data positions."""
+    notes = [
+        a
+        for a in (fig.layout.annotations or [])
+        if a.text and (a.xref or "x", a.yref or "y") == (xref, yref)
+    ]
+    xs = np.concatenate([_values(t.x) for t in traces] + [_values([a.x for a in notes])])
+    ys = np.concatenate([_values(t.y) for t in traces] + [_values([a.y for a in notes])])
+    x0, x1 = float(np.nanmin(xs)), float(np.nanmax(xs))
+    y0, y1 = float(np.nanmin(ys)), float(np.nanmax(ys))
+    m = 40  # room for the labels around the outermost points
+
+    def sx(v: float) -> float:
+        return x + m + (v - x0) / ((x1 - x0) or 1) * (w - 2 * m)
+
+    def sy(v: float) -> float:
+        return m / 2 + (y1 - v) / ((y1 - y0) or 1) * (h - 1.5 * m)
+
+    lines, marks = [], []
+    for i, t in enumerate(traces):
+        mode = getattr(t, "mode", None) or "lines+markers"
+        px, py = _values(t.x), _values(t.y)
+        if "lines" in mode:
+            color = getattr(getattr(t, "line", None), "color", None) or PALETTE[i % len(PALETTE)]
+            pts = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(px, py) if np.isfinite(a + b))
+            lines.append(f'<polyline points="{pts}" fill="none" stroke="{color}"/>')
+        if "markers" in mode or "text" in mode:
+            marker = getattr(t, "marker", None)
+            colors, sizes = getattr(marker, "color", None), getattr(marker, "size", None)
+            text = t.text if "text" in mode and t.text is not None else None
+            for j, (a, b) in enumerate(zip(px, py)):
+                c = colors[j] if isinstance(colors, (list, tuple)) else colors or PALETTE[i % 6]
+                r = (sizes[j] if isinstance(sizes, (list, tuple)) else sizes or 6) / 2
+                if "markers" in mode:
+                    marks.append(
+                        f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="{r:.1f}" fill="{c}"/>'
+                    )
+                if text is not None:
+                    label = text if isinstance(text, str) else text[j]
+                    marks.append(text_element(sx(a), sy(b) - r - 3, label, 11))
+    for a in notes:
+        lines.append(text_element(sx(a.x), sy(a.y) - 3, _plain(a.text), 9, fill_opacity="0.8"))
+    return "".join(lines + marks)
+
+
+def _bars(traces: list[Any], logy: bool, frame: dict[str, Any]) -> str:
+    """The first bar trace as bars; other (scatter) traces on the same categories as lines.
+
+    ``frame``: where the chart goes (``x``, ``w``, ``h``) and its ``ylabel``."""
+    x, w, h = frame["x"], frame["w"], frame["h"]
     bar = next(t for t in traces if t.type == "bar")
     labels = [str(v) for v in (bar.x if bar.x is not None else range(len(bar.y)))]
     tf = (lambda v: np.log10(np.where(v > 0, v, np.nan))) if logy else (lambda v: v)  # noqa: E731
     values = tf(_values(bar.y))
     others = [t for t in traces if t is not bar and t.type in ("scatter", "scattergl")]
     lines = [(t, tf(_values(t.y))) for t in others]
-    top = max([float(np.nanmax(values, initial=0))] + [float(np.nanmax(v, initial=0)) for _, v in lines])
+    top = max(
+        [float(np.nanmax(values, initial=0))] + [float(np.nanmax(v, initial=0)) for _, v in lines]
+    )
     top = max(top, 1e-12) * 1.1
     colors = None
     marker_color = getattr(bar.marker, "color", None)
     if isinstance(marker_color, (list, tuple)) and all(isinstance(c, str) for c in marker_color):
         colors = list(marker_color)
-    svg = bar_chart(labels, values, x=x, w=w, h=h, ylabel=ylabel, colors=colors, ymax=top,
-                    annotate=len(labels) <= 12)  # fmt: skip
+    svg = bar_chart(labels, values, colors=colors, ymax=top, annotate=len(labels) <= 12, **frame)
     # Overlay the lines in bar_chart's coordinates (its margins: left 52, top 26, bottom 46).
     pw, ph, slot = w - 62, h - 72, (w - 62) / max(len(labels), 1)
     overlay = []
@@ -134,11 +191,16 @@ def _bars(traces: list[Any], x: float, w: float, h: float, ylabel: str, logy: bo
         dash = getattr(getattr(t, "line", None), "dash", None)
         style = ' stroke-dasharray="5,3"' if dash and dash != "solid" else ""
         color = PALETTE[(i + 1) % len(PALETTE)]
-        overlay.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" stroke-width="1.8"{style}/>')
+        overlay.append(
+            f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" '
+            f'stroke-width="1.8"{style}/>'
+        )
         if t.name:  # a legend line: a short stroke in the line's colour, then the name
             y = 12 + 14 * i
-            overlay.append(f'<rect x="{pw - 18:.1f}" y="{y - 4}" width="12" height="3" fill="{color}"/>')
-            overlay.append(_text(pw - 22, y, t.name[:60], 10, anchor="end"))
+            overlay.append(
+                f'<rect x="{pw - 18:.1f}" y="{y - 4}" width="12" height="3" fill="{color}"/>'
+            )
+            overlay.append(text_element(pw - 22, y, t.name[:60], 10, anchor="end"))
     return svg + f'<g transform="translate({x + 52} 26)">{"".join(overlay)}</g>'
 
 
@@ -150,7 +212,9 @@ def _numeric(values: Any) -> bool:
     return bool(np.isfinite(arr).any()) if arr.size else True
 
 
-def static_picture(fig: Any, *, width: int | None = None, height: int | None = None) -> StaticFigure:
+def static_picture(
+    fig: Any, *, width: int | None = None, height: int | None = None
+) -> StaticFigure:
     """Draw a plotly figure as a small static SVG (:class:`StaticFigure`).
 
     Handles scatter (lines and/or markers), bar and heatmap traces, log axes (a log y axis is
@@ -170,7 +234,9 @@ def static_picture(fig: Any, *, width: int | None = None, height: int | None = N
     total_h = height or int(fig.layout.height or 320)
     title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
     # make_subplots writes each panel's title as an annotation, in panel order.
-    subtitles = [_plain(a.text) for a in (fig.layout.annotations or []) if a.text][:n] if n > 1 else []
+    subtitles = (
+        [_plain(a.text) for a in (fig.layout.annotations or []) if a.text][:n] if n > 1 else []
+    )
     top = (24 if title else 0) + (16 if subtitles else 0)
     panel_w = total_w / n
     parts = []
@@ -178,7 +244,7 @@ def static_picture(fig: Any, *, width: int | None = None, height: int | None = N
         part = _panel(fig, traces, xref, yref, panel_w - 8, total_h - top - 8, i * panel_w)
         parts.append(f'<g transform="translate(0 {top})">{part}</g>')
         if i < len(subtitles):
-            parts.append(_text(i * panel_w + panel_w / 2, top - 2, subtitles[i], 11))
+            parts.append(text_element(i * panel_w + panel_w / 2, top - 2, subtitles[i], 11))
     return compose(total_w, total_h, *parts, caption=_plain(title), alt=_plain(title) or "figure")
 
 
