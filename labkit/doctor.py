@@ -23,6 +23,7 @@ import torch
 
 from labkit import real_models
 from labkit.env import (
+    apply_thread_policy,
     get_device,
     home_dir,
     in_colab,
@@ -212,7 +213,8 @@ def doctor(check_network: bool = True) -> bool:
     except ValueError as exc:
         ok = False
         _line("[FAIL]", f"device: {exc} (fix or unset $LABKIT_DEVICE)")
-    _line("[OK]", f"torch threads: {torch.get_num_threads()}")
+    threads = apply_thread_policy()  # what labkit will use: one thread unless you chose
+    _line("[OK]", f"torch threads: {threads} (labkit's policy: LABKIT_THREADS, set_threads())")
     _line("[OK]", f"CPU cores: {os.cpu_count()} (usable by this process: {usable_cpus()})")
 
     for name in real_models.REAL_MODELS:
