@@ -22,6 +22,7 @@ import torch
 
 __all__ = [
     "IGNORE_INDEX",
+    "SPECIAL_TOKENS",
     "atomic_write",
     "block_size_of",
     "check_fraction",
@@ -36,6 +37,11 @@ __all__ = [
 
 IGNORE_INDEX = -100
 """Target id that the loss skips (PyTorch's ``cross_entropy`` default ``ignore_index``)."""
+
+SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]", "[CLS]", "[SEP]")
+"""labkit's special tokens, in id order (``[PAD]`` is 0 … ``[SEP]`` is 6): every labkit
+tokenizer gives them these ids (:mod:`labkit.tokenizers`, chapter 1), and masking never
+replaces them (:func:`labkit.train.mask_tokens`, chapter 4)."""
 
 
 # --------------------------------------------------------------------------- argument checks

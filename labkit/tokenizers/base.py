@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-#: The special tokens, in id order: ``[PAD]`` is 0, ``[UNK]`` is 1, ... ``[SEP]`` is 6.
-SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]", "[CLS]", "[SEP]")
+from labkit._util import SPECIAL_TOKENS  # [PAD]=0, [UNK]=1, ... [SEP]=6, one home for all
 
 _SPECIAL_KWARGS = {
     "pad_token": "[PAD]",

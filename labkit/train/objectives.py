@@ -22,8 +22,7 @@ import torch
 from torch import Tensor
 
 from labkit import distributed as dist_utils
-from labkit._util import IGNORE_INDEX, block_size_of, check_positive_int
-from labkit.tokenizers import SPECIAL_TOKENS
+from labkit._util import IGNORE_INDEX, SPECIAL_TOKENS, block_size_of, check_positive_int
 
 __all__ = [
     "Batch",
