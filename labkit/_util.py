@@ -26,6 +26,7 @@ __all__ = [
     "atomic_write",
     "block_size_of",
     "check_fraction",
+    "check_non_negative_int",
     "check_positive",
     "check_positive_int",
     "eval_mode",
@@ -55,6 +56,17 @@ def check_positive_int(value: Any, name: str) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def check_non_negative_int(value: Any, name: str) -> int:
+    """Return ``value`` if it is an int ≥ 0 (not a bool); otherwise raise ``ValueError``.
+
+    The message names the argument and the value, e.g. ``copies must be an int >= 0, got -1``.
+    Used by the training config (chapter 4) and data augmentation (chapter 5).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     return value
 
 

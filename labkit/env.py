@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labkit._util import check_positive_int
+
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
@@ -152,9 +154,7 @@ def set_threads(n: int | None = None) -> int:
     global _threads_chosen
     if n is None:
         n = usable_cpus()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the thread count must be a positive int, got {n!r}")
-    torch.set_num_threads(n)
+    torch.set_num_threads(check_positive_int(n, "the thread count"))
     _threads_chosen = True
     return torch.get_num_threads()
 

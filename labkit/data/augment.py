@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from labkit._util import check_non_negative_int
 from labkit.data.corpus import grammar
 
 __all__ = ["SYNONYM_GROUPS", "detokenize", "synonyms", "augment", "augment_examples"]
@@ -81,8 +82,7 @@ def augment(
     for name, value in (("p_synonym", p_synonym), ("p_drop", p_drop)):
         if not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value}")
-    if isinstance(n_swaps, bool) or not isinstance(n_swaps, int) or n_swaps < 0:
-        raise ValueError(f"n_swaps must be an int >= 0, got {n_swaps!r}")
+    check_non_negative_int(n_swaps, "n_swaps")
     if p_synonym and synonym_dict is None:
         synonym_dict = synonyms()
     tokens = _WORD.findall(text)
@@ -117,8 +117,7 @@ def augment_examples(
 
     Taught in chapter 5.
     """
-    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
-        raise ValueError(f"copies must be an int >= 0, got {copies!r}")
+    check_non_negative_int(copies, "copies")
     if examples and "text" not in examples[0]:
         raise ValueError(
             "augment_examples works on sentence examples ({'text', 'label'}), not NER tokens"

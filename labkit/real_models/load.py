@@ -125,6 +125,8 @@ def embed(
     import torch
     import torch.nn.functional as F
 
+    from labkit._util import model_device  # torch only when embedding: `models list` stays fast
+
     if isinstance(texts, str):
         texts = [texts]
     if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
@@ -135,7 +137,7 @@ def embed(
         raise ValueError("pass both model and tokenizer (from load_real('minilm')), or neither")
     if model is None:
         model, tokenizer = _default_minilm()
-    device = next(model.parameters()).device
+    device = model_device(model)
     rows = []
     with torch.no_grad():
         for i in range(0, len(texts), batch_size):

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from labkit._util import check_positive_int
+from labkit._util import check_non_negative_int, check_positive_int
 
 __all__ = ["TrainConfig", "lr_at", "make_optimizer", "precision_context"]
 
@@ -64,9 +64,7 @@ class TrainConfig:
         ):
             check_positive_int(getattr(self, name), f"TrainConfig.{name}")
         for name in ("warmup_steps", "eval_every", "sample_every", "save_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {value!r}")
+            check_non_negative_int(getattr(self, name), f"TrainConfig.{name}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(
                 f"TrainConfig.lr must be a positive number (e.g. 1e-3), got {self.lr!r}"
