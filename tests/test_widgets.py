@@ -488,3 +488,37 @@ def test_static_figure_repr_is_short() -> None:
     text = repr(fig)
     assert len(text) < 100 and "loss curve" in text and "10,011" in text
     assert fig._repr_html_().startswith('<img src="data:image/svg+xml;base64,')
+
+
+# --------------------------------------------------------------------------------------------
+# Diagrams (chapter 2: multi-head attention's data flow)
+# --------------------------------------------------------------------------------------------
+
+
+def test_multihead_diagram_is_a_static_svg_with_one_box_per_head() -> None:
+    from labkit.widgets.diagrams.multihead import multihead_diagram
+
+    for h in (2, 4, 8):
+        fig = multihead_diagram(h)
+        text = ET.tostring(ET.fromstring(fig.svg), encoding="unicode")
+        assert "<script" not in text and "<image" not in text  # pure vector, no JavaScript
+        assert all(f"head {i}" in text for i in range(1, h + 1)) and f"head {h + 1}" not in text
+    numbered = multihead_diagram(2, B=2, T=5, D=8).svg
+    assert "(2, 2, 5, 4)" in numbered and "(2, 5, 8)" in numbered  # (B, h, T, D/h), (B, T, D)
+    assert "(2, 5, 8)" not in multihead_diagram(2).svg
+    assert multihead_diagram(4).to_html().startswith('<img src="data:image/svg+xml;base64,')
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_heads": 1}, "n_heads"),
+        ({"n_heads": 3, "B": 2, "T": 5, "D": 8}, "divisible"),
+        ({"n_heads": 2, "D": 8}, "all three"),
+    ],
+)
+def test_multihead_diagram_rejects_bad_shapes(kwargs: dict, message: str) -> None:
+    from labkit.widgets.diagrams.multihead import multihead_diagram
+
+    with pytest.raises(ValueError, match=message):
+        multihead_diagram(**kwargs)

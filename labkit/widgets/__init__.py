@@ -9,10 +9,12 @@ and also stores a static SVG picture of itself in the notebook, shown wherever w
 run (GitHub, nbconvert HTML, a notebook opened before it was run). See
 :mod:`labkit.widgets.display` and :func:`set_display`.
 
-One file per widget: ``attention`` (the explorer), ``softmax_temperature``,
-``sqrt_dk_scaling``, ``positional_encoding``, ``sampling``, ``loss_plot`` and
-``embedding_projector``; ``base`` holds what the small ones share, ``figures`` pairs any plotly
-figure with a picture, ``svg`` draws the pictures, ``tokens`` makes token strings readable.
+One file per widget: ``attention`` (the explorer), ``attention_live`` (the explorer kept
+live while a model trains), ``softmax_temperature``, ``sqrt_dk_scaling``,
+``positional_encoding``, ``sampling``, ``loss_plot`` and ``embedding_projector``; ``base``
+holds what the small ones share, ``figures`` pairs any plotly figure with a picture, ``svg``
+draws the pictures, ``tokens`` makes token strings readable; ``diagrams`` draws the course's
+conceptual diagrams.
 
 On Google Colab, importing this module turns on Colab's custom widget manager, which
 third-party widgets such as these need.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import sys
 
 from labkit.widgets.attention import AttentionExplorer, explore
+from labkit.widgets.attention_live import AttentionLive
 from labkit.widgets.display import StaticFigure, display_mode, set_display
 from labkit.widgets.embedding_projector import EmbeddingProjector
 from labkit.widgets.figures import show, static_picture
@@ -35,6 +38,7 @@ from labkit.widgets.tokens import readable_tokens
 
 __all__ = [
     "AttentionExplorer",
+    "AttentionLive",
     "EmbeddingProjector",
     "LossPlot",
     "PositionalEncodingExplorer",

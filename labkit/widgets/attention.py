@@ -39,7 +39,13 @@ from labkit.widgets.display import FallbackMixin, StaticFigure
 from labkit.widgets.svg import compose, heatmap
 from labkit.widgets.tokens import readable_tokens
 
-__all__ = ["AttentionExplorer", "explore", "readable_tokens", "to_attention_array"]
+__all__ = [
+    "AttentionExplorer",
+    "attention_of",
+    "explore",
+    "readable_tokens",
+    "to_attention_array",
+]
 
 _STATIC = Path(__file__).parent / "static"
 VIEWS = ("head", "layer", "model")
@@ -267,6 +273,21 @@ class AttentionExplorer(FallbackMixin, anywidget.AnyWidget):
         order = np.argsort(-row, kind="stable")[:k]
         return [(int(j), self.display_tokens[j], round(float(row[j]), 4)) for j in order]
 
+    def set_attention(self, attention: Any) -> None:
+        """Replace the weights shown (same tokens, same number of layers and heads), e.g. while
+        a model trains (:class:`~labkit.widgets.attention_live.AttentionLive` calls this).
+
+        The selected layer, head, token and view stay as they are. Taught in chapter 2.
+        """
+        arr = to_attention_array(attention)
+        if arr.shape != self.attention.shape:
+            raise ValueError(
+                f"new attention has shape {tuple(arr.shape)}, the explorer shows "
+                f"{tuple(self.attention.shape)}: run the same model on the same text"
+            )
+        self.attention = arr
+        self._refresh_window()
+
     # ---- trait checks and updates ----
 
     @traitlets.validate("layer")
@@ -396,16 +417,15 @@ def _in_range(name: str, value: int, n: int, extra: str = "") -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def explore(model: Any, tokenizer: Any, text: str, **kwargs: Any) -> AttentionExplorer:
-    """Run ``model`` on ``text`` once and return an :class:`AttentionExplorer` of its attention.
+def attention_of(model: Any, tokenizer: Any, text: str) -> tuple[np.ndarray, list[str], str]:
+    """Run ``model`` once on ``text``: ``(attention, tokens, notice)``, without a widget.
 
-    ``model`` is a labkit model (``model(idx, return_attention=True)``) or a Hugging Face
-    model loaded with ``attn_implementation="eager"`` (its ``outputs.attentions`` are used).
-    ``tokenizer`` is any Hugging Face-style tokenizer (labkit's included). Text longer than
-    the model's context is cut to fit, with a notice. Other keyword arguments go to
-    :class:`AttentionExplorer`.
+    ``attention`` is the checked ``float32 (layers, heads, T, T)`` array, ``tokens`` the T token
+    strings, ``notice`` a sentence when the text was cut to the model's context (else ``""``).
+    The model runs in eval mode without gradients and is put back in training mode after, so
+    it can be called from a training callback (:mod:`labkit.widgets.attention_live`).
 
-    Taught in chapter 2 and chapter 3.
+    Taught in chapter 2.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -444,5 +464,20 @@ def explore(model: Any, tokenizer: Any, text: str, **kwargs: Any) -> AttentionEx
                 )
             attention = out[-1]
     tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    return to_attention_array(attention), [str(t) for t in tokens], notice
+
+
+def explore(model: Any, tokenizer: Any, text: str, **kwargs: Any) -> AttentionExplorer:
+    """Run ``model`` on ``text`` once and return an :class:`AttentionExplorer` of its attention.
+
+    ``model`` is a labkit model (``model(idx, return_attention=True)``) or a Hugging Face
+    model loaded with ``attn_implementation="eager"`` (its ``outputs.attentions`` are used).
+    ``tokenizer`` is any Hugging Face-style tokenizer (labkit's included). Text longer than
+    the model's context is cut to fit, with a notice. Other keyword arguments go to
+    :class:`AttentionExplorer`.
+
+    Taught in chapter 2 and chapter 3.
+    """
+    attention, tokens, notice = attention_of(model, tokenizer, text)
     kwargs.setdefault("notice", notice)
     return AttentionExplorer(attention, tokens, **kwargs)
