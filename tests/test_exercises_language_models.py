@@ -161,3 +161,107 @@ def test_bigram_probs_known_mistakes_are_named() -> None:
     assert "not each column" in PROBS.check(by_column).headline
     assert "not by the total" in PROBS.check(by_total).headline
     assert "denominator too" in PROBS.check(alpha_on_top_only).headline
+
+
+# ----------------------------------------------------------------------------- bpe_merge
+
+MERGE = exercises.get("language_models.bpe_merge")
+
+
+def test_bpe_merge_reference_passes() -> None:
+    assert MERGE.check(reference.bpe_merge).passed
+
+
+def test_bpe_merge_alternative_with_a_for_loop_and_a_skip_flag_passes() -> None:
+    def bpe_merge(symbols, pair):
+        out, skip = [], False
+        for i, s in enumerate(symbols):
+            if skip:
+                skip = False
+                continue
+            if i + 1 < len(symbols) and s == pair[0] and symbols[i + 1] == pair[1]:
+                out.append(s + symbols[i + 1])
+                skip = True
+            else:
+                out.append(s)
+        return out
+
+    assert MERGE.check(bpe_merge).passed
+
+
+def test_bpe_merge_known_mistakes_are_named() -> None:
+    def first_only(symbols, pair):
+        for i in range(len(symbols) - 1):
+            if symbols[i] == pair[0] and symbols[i + 1] == pair[1]:
+                return symbols[:i] + [pair[0] + pair[1]] + symbols[i + 2 :]
+        return symbols
+
+    def right_to_left(symbols, pair):
+        out, i = [], len(symbols) - 1
+        while i >= 0:
+            if i >= 1 and symbols[i - 1] == pair[0] and symbols[i] == pair[1]:
+                out.insert(0, symbols[i - 1] + symbols[i])
+                i -= 2
+            else:
+                out.insert(0, symbols[i])
+                i -= 1
+        return out
+
+    def glued(symbols, pair):
+        text, joined, out = "".join(symbols), pair[0] + pair[1], []
+        for k, chunk in enumerate(text.split(joined)):
+            out += ([joined] if k else []) + list(chunk)
+        return out
+
+    def shrinking_in_a_for_loop(symbols, pair):
+        symbols = list(symbols)
+        for i in range(len(symbols) - 1):
+            if symbols[i] == pair[0] and symbols[i + 1] == pair[1]:
+                symbols[i : i + 2] = [pair[0] + pair[1]]
+        return symbols
+
+    assert "only the first occurrence" in MERGE.check(first_only).headline
+    assert "right to left" in MERGE.check(right_to_left).headline
+    assert "not symbols" in MERGE.check(glued).headline
+    assert "shortened the list" in MERGE.check(shrinking_in_a_for_loop).headline
+
+
+# ----------------------------------------------------------------------------- perplexity
+
+PPL = exercises.get("language_models.perplexity")
+
+
+def test_perplexity_reference_passes() -> None:
+    assert PPL.check(reference.perplexity).passed
+
+
+def test_perplexity_alternative_geometric_mean_passes() -> None:
+    def perplexity(log_probs):
+        probs = [math.exp(float(x)) for x in log_probs]
+        product = math.prod(probs)
+        return product ** (-1 / len(probs))
+
+    assert PPL.check(perplexity).passed
+
+
+def test_perplexity_known_mistakes_are_named() -> None:
+    def summed(log_probs):
+        return math.exp(-float(log_probs.sum()))
+
+    def no_minus(log_probs):
+        return torch.exp(log_probs.mean()).item()
+
+    def base2(log_probs):
+        return 2 ** (-log_probs.mean().item())
+
+    def mean_inverse(log_probs):
+        return (1 / log_probs.exp()).mean().item()
+
+    def loss(log_probs):
+        return -log_probs.mean().item()
+
+    assert "*mean*" in PPL.check(summed).headline
+    assert "exp(-mean)" in PPL.check(no_minus).headline
+    assert "not 2**x" in PPL.check(base2).headline
+    assert "geometric mean" in PPL.check(mean_inverse).headline
+    assert "the loss, in nats" in PPL.check(loss).headline

@@ -327,3 +327,216 @@ register(
         ],
     )
 )
+
+# --------------------------------------------------------------------------- bpe_merge
+
+
+def bpe_merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Apply one BPE merge: every ``a, b`` next to each other in ``symbols`` becomes ``a + b``.
+
+    Scans left to right; a merged piece is not looked at again in the same pass, so
+    ``["a", "a", "a"]`` with the pair ``("a", "a")`` gives ``["aa", "a"]``.
+
+    Taught in chapter 1.
+    """
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and symbols[i] == pair[0] and symbols[i + 1] == pair[1]:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
+def _merge_right_to_left(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    return [
+        s[::-1] for s in bpe_merge([s[::-1] for s in symbols[::-1]], (pair[1][::-1], pair[0][::-1]))
+    ][::-1]
+
+
+def _merge_first_only(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    for i in range(len(symbols) - 1):
+        if (symbols[i], symbols[i + 1]) == tuple(pair):
+            return symbols[:i] + [symbols[i] + symbols[i + 1]] + symbols[i + 2 :]
+    return list(symbols)
+
+
+def _merge_ignoring_boundaries(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    # glue the word back together, replace the string a+b, and cut the rest into characters
+    text = "".join(symbols)
+    joined = pair[0] + pair[1]
+    out: list[str] = []
+    for k, chunk in enumerate(text.split(joined)):
+        if k:
+            out.append(joined)
+        out += list(chunk)
+    return out
+
+
+def _merge_cases() -> list[Case]:
+    return [
+        Case((["t", "h", "e"], ("h", "e")), label="' the' without its space: t h e, merge h+e"),
+        Case(([" ", "t", "h", "e"], (" ", "t")), label="a word with its leading space"),
+        Case(
+            (["a", "a", "a"], ("a", "a")),
+            label="three a's and the pair (a, a)",
+            note="This case has an overlapping pair: scan left to right and do not look at a "
+            "merged piece again in the same pass, so a a a gives ['aa', 'a'].",
+        ),
+        Case(
+            (["h", "e", "l", "l", "o", "h", "e"], ("h", "e")),
+            label="the pair occurs twice",
+            note="This case has the pair twice: merge every occurrence, not only the first.",
+        ),
+        Case(
+            (["ab", "c", "a", "bc"], ("ab", "c")),
+            label="pieces already merged: ab c a bc",
+            note="This case has 'abc' twice as text but the pair ('ab', 'c') only once as "
+            "neighbouring symbols: compare symbols, not the glued-together string.",
+        ),
+        Case((["x", "y"], ("y", "x")), label="the pair does not occur: nothing changes"),
+        Case((["b", "a", "a", "a", "a"], ("a", "a")), label="b a a a a, merge a+a"),
+    ]
+
+
+register(
+    Exercise(
+        id="language_models.bpe_merge",
+        chapter=1,
+        title="One BPE merge",
+        signature="(symbols: list[str], pair: tuple[str, str]) -> list[str]",
+        task="Return a new list where every `pair[0], pair[1]` standing next to each other in "
+        "`symbols` is replaced by the one symbol `pair[0] + pair[1]`, scanning left to right "
+        "(a merged piece is not merged again in the same pass).",
+        reference=bpe_merge,
+        cases=_merge_cases,
+        dtype="any",
+        diagnoses=[
+            Diagnosis(
+                "You merged only the first occurrence of the pair; BPE replaces every "
+                "occurrence in the word.",
+                variant=_merge_first_only,
+            ),
+            Diagnosis(
+                "IndexError: you shortened the list while looping over `range(len(symbols) - "
+                "1)`. Build a new list instead, with a while loop over i.",
+                error=r"IndexError",
+            ),
+            Diagnosis(
+                "You scanned right to left (a a a → ['a', 'aa']); BPE scans left to right.",
+                variant=_merge_right_to_left,
+            ),
+            Diagnosis(
+                "You compared glued-together text, not symbols: the pair must be two "
+                "neighbouring *symbols* equal to pair[0] and pair[1], and the other symbols "
+                "must stay as they were.",
+                variant=_merge_ignoring_boundaries,
+            ),
+        ],
+        hints=[
+            "Walk along `symbols` with an index i. If symbols[i] and symbols[i + 1] are the "
+            "pair, output their concatenation and jump two ahead; otherwise output symbols[i] "
+            "and move one ahead.",
+            "`out, i = [], 0` and `while i < len(symbols):` — check `i + 1 < len(symbols)` "
+            "before you look at symbols[i + 1].",
+            "`if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == tuple(pair): "
+            "out.append(symbols[i] + symbols[i + 1]); i += 2` else `out.append(symbols[i]); "
+            "i += 1`",
+        ],
+    )
+)
+
+# --------------------------------------------------------------------------- perplexity
+
+
+def perplexity(log_probs: Tensor) -> float:
+    """Perplexity from the natural-log probabilities the model gave each token: exp(-mean).
+
+    Taught in chapter 1.
+    """
+    return math.exp(-log_probs.double().mean().item())
+
+
+def _ppl_sum(log_probs: Tensor) -> float:
+    return math.exp(-log_probs.double().sum().item())
+
+
+def _ppl_no_minus(log_probs: Tensor) -> float:
+    return math.exp(log_probs.double().mean().item())
+
+
+def _ppl_base2(log_probs: Tensor) -> float:
+    return 2.0 ** (-log_probs.double().mean().item())
+
+
+def _ppl_mean_of_inverse(log_probs: Tensor) -> float:
+    return (1.0 / log_probs.double().exp()).mean().item()
+
+
+def _ppl_loss_only(log_probs: Tensor) -> float:
+    return -log_probs.double().mean().item()
+
+
+def _ppl_cases() -> list[Case]:
+    g = seeded(11)
+    probs = torch.rand(20, generator=g) * 0.9 + 0.05
+    return [
+        Case((torch.log(torch.full((8,), 0.25)),), label="8 tokens, each with P = 1/4: PPL 4"),
+        Case((torch.log(torch.tensor([0.5, 0.1, 0.9, 0.3])),), label="four different P's"),
+        Case((torch.log(probs),), label="20 random probabilities"),
+        Case((torch.tensor([-2.0]),), label="a single token with log P = -2"),
+        Case(
+            (torch.log(torch.tensor([1.0, 1.0, 1.0])),),
+            label="a model that is always sure and right: PPL 1",
+        ),
+    ]
+
+
+register(
+    Exercise(
+        id="language_models.perplexity",
+        chapter=1,
+        title="Perplexity from log-probabilities",
+        signature="(log_probs: Tensor[N]) -> float",
+        task="`log_probs[i]` is the natural log of the probability the model gave the i-th "
+        "token of a held-out text. Return the perplexity: exp of the average surprise "
+        "-log P per token.",
+        reference=perplexity,
+        cases=_ppl_cases,
+        rtol=1e-5,
+        diagnoses=[
+            Diagnosis(
+                "You summed the log-probabilities; perplexity uses their *mean*, so that it "
+                "does not grow with the length of the text.",
+                variant=_ppl_sum,
+            ),
+            Diagnosis(
+                "The surprise is -log P (log P is negative): exponentiate minus the mean, "
+                "exp(-mean), so that the perplexity is >= 1.",
+                variant=_ppl_no_minus,
+            ),
+            Diagnosis(
+                "These are natural logs: undo them with exp (math.exp / torch.exp), not 2**x.",
+                variant=_ppl_base2,
+            ),
+            Diagnosis(
+                "You averaged 1/P per token; perplexity is exp of the average -log P (a "
+                "geometric mean of 1/P, not an arithmetic one).",
+                variant=_ppl_mean_of_inverse,
+            ),
+            Diagnosis(
+                "You returned the average surprise (the loss, in nats); the perplexity is "
+                "exp of it.",
+                variant=_ppl_loss_only,
+            ),
+        ],
+        hints=[
+            "Average surprise per token = -mean(log_probs) (the loss, in nats); perplexity "
+            "turns it back into 'as unsure as a uniform choice among N'.",
+            "Compute the mean of `log_probs`, negate it and exponentiate.",
+            "`math.exp(-log_probs.mean().item())`",
+        ],
+    )
+)
