@@ -169,3 +169,174 @@ def test_param_count_known_mistakes_are_named() -> None:
     assert "position embedding" in PC.check(no_positions).headline
     result = PC.check(head_bias)
     assert "no bias" in result.headline and "off by +50,257" in result.details
+
+
+# ----------------------------------------------------------------------------- the GPT, composed
+
+BF = exercises.get("transformer.block_forward")
+GF = exercises.get("transformer.gpt_forward")
+LM = exercises.get("transformer.causal_lm_loss")
+RMS = exercises.get("transformer.rms_norm")
+
+
+def test_block_forward_reference_matches_labkit_block_and_alternative_passes() -> None:
+    from labkit.nn import TransformerBlock
+
+    torch.manual_seed(0)
+    block = TransformerBlock(16, n_heads=4, pre_ln=True).eval()
+    x = torch.randn(2, 6, 16)
+    mine = reference.block_forward(
+        x, block.ln1, lambda h: block.attn(h, is_causal=True), block.ln2, block.ffn
+    )
+    assert torch.allclose(mine, block(x, is_causal=True), atol=1e-5)
+
+    def two_steps(x, ln1, attn, ln2, mlp):
+        x = x + attn(ln1(x))
+        x = x + mlp(ln2(x))
+        return x
+
+    assert BF.check(reference.block_forward).passed
+    assert BF.check(two_steps).passed
+
+
+def test_block_forward_known_mistakes_are_named() -> None:
+    def post_ln(x, ln1, attn, ln2, mlp):
+        h = ln1(x + attn(x))
+        return ln2(h + mlp(h))
+
+    def parallel(x, ln1, attn, ln2, mlp):
+        return x + attn(ln1(x)) + mlp(ln2(x))
+
+    def no_residual(x, ln1, attn, ln2, mlp):
+        return mlp(ln2(attn(ln1(x))))
+
+    def one_norm(x, ln1, attn, ln2, mlp):
+        h = x + attn(ln1(x))
+        return h + mlp(ln1(h))
+
+    assert "post-LN" in BF.check(post_ln).headline
+    assert "in sequence" in BF.check(parallel).headline
+    assert "residual connection" in BF.check(no_residual).headline
+    assert "own LayerNorm" in BF.check(one_norm).headline
+
+
+def test_gpt_forward_reference_matches_tiny_gpt_and_alternative_passes() -> None:
+    from labkit.models import TinyGPT
+
+    torch.manual_seed(0)
+    model = TinyGPT(vocab_size=20, block_size=8, n_layer=2, n_head=2, d_model=16).eval()
+    idx = torch.randint(0, 20, (3, 7))
+    blocks = [lambda x, b=b: b(x, is_causal=True) for b in model.blocks]
+    with torch.no_grad():
+        mine = reference.gpt_forward(idx, model.wte, model.wpe, blocks, model.ln_f, model.lm_head)
+        assert torch.allclose(mine, model(idx), atol=1e-5)
+
+    def by_tables(idx, wte, wpe, blocks, ln_f, lm_head):
+        x = wte.weight[idx] + wpe.weight[: idx.shape[1]]
+        for block in blocks:
+            x = block(x)
+        return ln_f(x) @ wte.weight.T  # the head is tied to the token embedding
+
+    assert GF.check(reference.gpt_forward).passed
+    assert GF.check(by_tables).passed
+
+
+def test_gpt_forward_known_mistakes_are_named() -> None:
+    def no_positions(idx, wte, wpe, blocks, ln_f, lm_head):
+        x = wte(idx)
+        for block in blocks:
+            x = block(x)
+        return lm_head(ln_f(x))
+
+    def by_token(idx, wte, wpe, blocks, ln_f, lm_head):
+        x = wte(idx) + wpe(idx)
+        for block in blocks:
+            x = block(x)
+        return lm_head(ln_f(x))
+
+    def not_chained(idx, wte, wpe, blocks, ln_f, lm_head):
+        x = wte(idx) + wpe(torch.arange(idx.shape[1]))
+        out = x
+        for block in blocks:
+            out = block(x)
+        return lm_head(ln_f(out))
+
+    def no_final_ln(idx, wte, wpe, blocks, ln_f, lm_head):
+        x = wte(idx) + wpe(torch.arange(idx.shape[1]))
+        for block in blocks:
+            x = block(x)
+        return lm_head(x)
+
+    assert "Add the position embedding" in GF.check(no_positions).headline
+    headline = GF.check(by_token).headline
+    assert "not by the token ids" in headline or "torch.arange" in headline
+    assert "previous block's output" in GF.check(not_chained).headline
+    assert "final LayerNorm before the head" in GF.check(no_final_ln).headline
+
+
+def test_causal_lm_loss_reference_matches_tiny_gpt_and_alternative_passes() -> None:
+    from labkit.models import TinyGPT
+
+    torch.manual_seed(0)
+    model = TinyGPT(vocab_size=20, block_size=8, n_layer=1, n_head=2, d_model=16).eval()
+    idx = torch.randint(0, 20, (3, 8))
+    with torch.no_grad():
+        _, loss = model(idx[:, :-1], targets=idx[:, 1:])
+        assert torch.allclose(reference.causal_lm_loss(model(idx), idx), loss, atol=1e-6)
+
+    def by_log_probs(logits, idx):
+        logp = logits.log_softmax(-1)[:, :-1]
+        return -logp.gather(-1, idx[:, 1:, None]).mean()
+
+    assert LM.check(reference.causal_lm_loss).passed
+    assert LM.check(by_log_probs).passed
+
+
+def test_causal_lm_loss_known_mistakes_are_named() -> None:
+    def no_shift(logits, idx):
+        return F.cross_entropy(logits.flatten(0, 1), idx.flatten())
+
+    def backwards(logits, idx):
+        return F.cross_entropy(logits[:, 1:].flatten(0, 1), idx[:, :-1].flatten())
+
+    def summed(logits, idx):
+        return F.cross_entropy(logits[:, :-1].flatten(0, 1), idx[:, 1:].flatten(), reduction="sum")
+
+    def softmax_first(logits, idx):
+        return F.cross_entropy(logits[:, :-1].softmax(-1).flatten(0, 1), idx[:, 1:].flatten())
+
+    assert "Shift by one" in LM.check(no_shift).headline
+    assert "the other way" in LM.check(backwards).headline
+    assert "not the sum" in LM.check(summed).headline
+    assert "do not apply softmax" in LM.check(softmax_first).headline
+
+
+def test_rms_norm_reference_matches_llama_and_alternative_passes() -> None:
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    norm = LlamaRMSNorm(8, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(3, 8)
+    assert torch.allclose(reference.rms_norm(x, norm.weight, 1e-6), norm(x), atol=1e-6)
+
+    def with_rsqrt(x, weight, eps=1e-6):
+        return weight * x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps)
+
+    assert RMS.check(reference.rms_norm).passed
+    assert RMS.check(with_rsqrt).passed
+
+
+def test_rms_norm_known_mistakes_are_named() -> None:
+    def layer_norm_instead(x, weight, eps=1e-6):
+        return F.layer_norm(x, x.shape[-1:], weight, None, eps)
+
+    def eps_outside(x, weight, eps=1e-6):
+        return x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * weight
+
+    def no_weight(x, weight, eps=1e-6):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+    assert "That is LayerNorm" in RMS.check(layer_norm_instead).headline
+    assert "inside the square root" in RMS.check(eps_outside).headline
+    assert "weight" in RMS.check(no_weight).headline
