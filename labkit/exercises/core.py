@@ -17,6 +17,7 @@ from .display import Catalog
 from .exercise import Exercise
 
 CHAPTER_MODULES = (
+    "start_here",
     "language_models",
     "attention",
     "transformer",

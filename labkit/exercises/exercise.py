@@ -43,6 +43,7 @@ DEFAULT_TIME_LIMIT = 10.0
 """Seconds that all calls of one check may take together."""
 
 CHAPTER_TITLES = {
+    0: "Start here",
     1: "Language models: the concepts",
     2: "Attention, the math",
     3: "The Transformer",

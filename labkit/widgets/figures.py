@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.widgets.axes import Axis
 from labkit.widgets.display import StaticFigure
 from labkit.widgets.svg import (
     PALETTE,
@@ -50,15 +51,39 @@ def _values(values: Any) -> np.ndarray:
     return np.asarray(list(values), dtype=float)
 
 
+def _axis(axis: Any) -> Axis:
+    """The picture's version of a plotly axis: log or linear, its fixed range (plotly gives a
+    log axis's range in log10 units) or ``rangemode="tozero"``, its tick values (``tickvals``,
+    or ``dtick`` steps across a fixed range) and whether it is visible."""
+    log = axis.type == "log"
+    lim: tuple[float | None, float | None] = (None, None)
+    rng = axis.range
+    if rng is not None and len(rng) == 2 and all(isinstance(v, (int, float)) for v in rng):
+        lim = (10 ** rng[0], 10 ** rng[1]) if log else (float(rng[0]), float(rng[1]))
+    elif axis.rangemode == "tozero" and not log:
+        lim = (0.0, None)
+    ticks = [float(v) for v in axis.tickvals] if axis.tickvals is not None else None
+    step = axis.dtick
+    if (
+        ticks is None
+        and not log
+        and isinstance(step, (int, float))
+        and step > 0
+        and None not in lim
+    ):
+        start = float(axis.tick0 or 0)
+        first = start + np.ceil((lim[0] - start) / step - 1e-9) * step  # type: ignore[operator]
+        ticks = list(np.arange(first, lim[1] + 1e-9 * step, step))  # type: ignore[operator]
+    return Axis(log=log, lim=lim, ticks=ticks, visible=axis.visible is not False)
+
+
 def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float, x: float) -> str:
     """One subplot (the traces on axes ``xref``/``yref``) drawn with the chart functions."""
     layout = fig.layout
     xaxis = layout[xref.replace("x", "xaxis", 1)] if xref != "x" else layout.xaxis
     yaxis = layout[yref.replace("y", "yaxis", 1)] if yref != "y" else layout.yaxis
-    logx, logy = xaxis.type == "log", yaxis.type == "log"
     xlabel, ylabel = _axis_title(xaxis), _axis_title(yaxis)
-    if logy:
-        ylabel = f"log10 {ylabel}".strip()
+    xspec, yspec = _axis(xaxis), _axis(yaxis)
     kinds = {t.type for t in traces}
     # Where every chart of this panel goes. No title: the figure's title and the subplot
     # titles are drawn by static_picture.
@@ -72,24 +97,21 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
         cols = [str(v) for v in t.x] if t.x is not None else None
         return heatmap(z, row_labels=rows, col_labels=cols, xlabel=xlabel, **frame)
     if "bar" in kinds:
-        return _bars(traces, logy, frame)
-    series, dashed, markers_only = [], [], True
+        return _bars(traces, yspec, frame)
+    series, dashed, markers = [], [], []
     for i, t in enumerate(traces):
         if t.type not in ("scatter", "scattergl", "bar"):
             continue
         ys = _values(t.y)
         xs = _values(t.x) if t.x is not None and _numeric(t.x) else np.arange(len(ys), dtype=float)
-        if logy:
-            ys = np.log10(np.where(ys > 0, ys, np.nan))
-        name = t.name or f"trace {i}"
-        series.append((name, xs, ys))
+        series.append((t.name or f"trace {i}", xs, ys))
         dash = getattr(getattr(t, "line", None), "dash", None)
         dashed.append(bool(dash and dash != "solid"))
         mode = getattr(t, "mode", None) or ("lines" if len(ys) > 20 else "lines+markers")
-        markers_only = markers_only and "lines" not in mode
+        markers.append("lines" not in mode)
     if not series:
         return ""
-    if markers_only:
+    if all(markers):
         pts = np.concatenate([np.stack([s[1], s[2]], axis=1) for s in series])
         colors, labels = [], []
         for i, (t, (_, xs, _)) in enumerate(zip(traces, series)):
@@ -97,18 +119,28 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
             colors += [own if isinstance(own, str) else PALETTE[i % len(PALETTE)]] * len(xs)
             text = t.text if t.text is not None and not isinstance(t.text, str) else [""] * len(xs)
             labels += [str(v) for v in text]
-        if logx:
-            pts[:, 0] = np.log10(np.where(pts[:, 0] > 0, pts[:, 0], np.nan))
-            xlabel = f"log10 {xlabel}".strip()
         svg = scatter_chart(
-            pts, labels if any(labels) else None, xlabel=xlabel, colors=colors, **frame
+            pts,
+            labels if any(labels) else None,
+            xlabel=xlabel,
+            colors=colors,
+            xaxis=xspec,
+            yaxis=yspec,
+            **frame,
         )
         if len(series) > 1:  # a legend, in scatter_chart's coordinates (margins: left 52, top 26)
             firsts = [colors[sum(len(s[1]) for s in series[:i])] for i in range(len(series))]
-            key = legend([s[0] for s in series], firsts, w - 62)
-            svg += f'<g transform="translate({x + 52} 26)">{key}</g>'
+            names = [s[0] for s in series]
+            place = layout.legend  # plotly's legend x/y: 0 = left/bottom, 1 = right/top
+            left = place.x is not None and place.x < 0.5
+            width = sum(30 + 6.5 * len(n) for n in names) + 8 if left else w - 62
+            top = 26 + (h - 26 - 38 - 18 if place.y is not None and place.y < 0.5 else 0)
+            key = legend(names, firsts, width)
+            svg += f'<g transform="translate({x + 52} {top})">{key}</g>'
         return svg
-    return line_chart(series, xlabel=xlabel, logx=logx, dashed=dashed, **frame)
+    return line_chart(
+        series, xlabel=xlabel, dashed=dashed, markers=markers, xaxis=xspec, yaxis=yspec, **frame
+    )
 
 
 def _diagram(
@@ -160,48 +192,36 @@ def _diagram(
     return "".join(lines + marks)
 
 
-def _bars(traces: list[Any], logy: bool, frame: dict[str, Any]) -> str:
-    """The first bar trace as bars; other (scatter) traces on the same categories as lines.
+def _bars(traces: list[Any], yaxis: Axis, frame: dict[str, Any]) -> str:
+    """The first bar trace as bars (labelled with its ``text`` or its values); other (scatter)
+    traces on the same categories as reference lines.
 
     ``frame``: where the chart goes (``x``, ``w``, ``h``) and its ``ylabel``."""
-    x, w, h = frame["x"], frame["w"], frame["h"]
     bar = next(t for t in traces if t.type == "bar")
     labels = [str(v) for v in (bar.x if bar.x is not None else range(len(bar.y)))]
-    tf = (lambda v: np.log10(np.where(v > 0, v, np.nan))) if logy else (lambda v: v)  # noqa: E731
-    values = tf(_values(bar.y))
-    others = [t for t in traces if t is not bar and t.type in ("scatter", "scattergl")]
-    lines = [(t, tf(_values(t.y))) for t in others]
-    top = max(
-        [float(np.nanmax(values, initial=0))] + [float(np.nanmax(v, initial=0)) for _, v in lines]
-    )
-    top = max(top, 1e-12) * 1.1
+    values = _values(bar.y)
+    text = bar.text
+    if text is None or isinstance(text, str) or len(text) != len(values):
+        text = [f"{v:.3g}" for v in values]
+    lines = [
+        (t.name or "", _values(t.y), bool(t.line.dash and t.line.dash != "solid"))
+        for t in traces
+        if t is not bar and t.type in ("scatter", "scattergl")
+    ]
     colors = None
     marker_color = getattr(bar.marker, "color", None)
     if isinstance(marker_color, (list, tuple)) and all(isinstance(c, str) for c in marker_color):
         colors = list(marker_color)
-    svg = bar_chart(labels, values, colors=colors, ymax=top, annotate=len(labels) <= 12, **frame)
-    # Overlay the lines in bar_chart's coordinates (its margins: left 52, top 26, bottom 46).
-    pw, ph, slot = w - 62, h - 72, (w - 62) / max(len(labels), 1)
-    overlay = []
-    for i, (t, ys) in enumerate(lines):
-        pts = []
-        for j, v in enumerate(ys[: len(labels)]):
-            if np.isfinite(v):
-                pts.append(f"{j * slot + slot / 2:.1f},{ph - min(max(v / top, 0), 1) * ph:.1f}")
-        dash = getattr(getattr(t, "line", None), "dash", None)
-        style = ' stroke-dasharray="5,3"' if dash and dash != "solid" else ""
-        color = PALETTE[(i + 1) % len(PALETTE)]
-        overlay.append(
-            f'<polyline points="{" ".join(pts)}" fill="none" stroke="{color}" '
-            f'stroke-width="1.8"{style}/>'
-        )
-        if t.name:  # a legend line: a short stroke in the line's colour, then the name
-            y = 12 + 14 * i
-            overlay.append(
-                f'<rect x="{pw - 18:.1f}" y="{y - 4}" width="12" height="3" fill="{color}"/>'
-            )
-            overlay.append(text_element(pw - 22, y, t.name[:60], 10, anchor="end"))
-    return svg + f'<g transform="translate({x + 52} 26)">{"".join(overlay)}</g>'
+    return bar_chart(
+        labels,
+        values,
+        colors=colors,
+        annotate=len(labels) <= 12,
+        value_labels=[str(v) for v in text],
+        lines=lines,
+        yaxis=yaxis,
+        **frame,
+    )
 
 
 def _numeric(values: Any) -> bool:
@@ -217,9 +237,10 @@ def static_picture(
 ) -> StaticFigure:
     """Draw a plotly figure as a small static SVG (:class:`StaticFigure`).
 
-    Handles scatter (lines and/or markers), bar and heatmap traces, log axes (a log y axis is
-    drawn as log10 values) and subplots (placed side by side). Other trace types are left out
-    of the picture. Taught in chapter 0.
+    Handles scatter (lines and/or markers), bar and heatmap traces, subplots (placed side by
+    side) and the axes' log scales (ticks labelled with the values, as plotly does), fixed
+    ranges, ``rangemode="tozero"``, ``tickvals``/``dtick`` and hidden axes. Other trace types
+    are left out of the picture. Taught in chapter 0.
     """
     if not hasattr(fig, "data") or not hasattr(fig, "layout"):
         raise TypeError(f"static_picture needs a plotly Figure, got {type(fig).__name__}")

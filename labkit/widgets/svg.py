@@ -9,6 +9,11 @@ groups on one canvas and returns a :class:`~labkit.widgets.display.StaticFigure`
     chart = line_chart([("loss", [1, 2, 3], [2.0, 1.2, 0.9])], title="training")
     compose(360, 220, chart, caption="loss per step")
 
+An :class:`~labkit.widgets.axes.Axis` sets an axis's scale, limits and ticks: a log axis
+places values at their log10 but labels the values themselves, as plotly does
+(``line_chart(series, yaxis=Axis(log=True))``; ``Axis(lim=(0, None))`` starts at zero). The
+colours and the PNG encoder of the heatmaps live in :mod:`labkit.widgets.png`.
+
 The charts are drawn by hand because the usual static exporters (kaleido, matplotlib) are
 heavy extra installs. Taught in chapter 0 (how the course's pictures work); chapters 2 and 3
 draw their own small charts with it.
@@ -19,16 +24,17 @@ from __future__ import annotations
 import base64
 import html
 import math
-import struct
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from labkit.widgets.axes import Axis
 from labkit.widgets.display import StaticFigure
+from labkit.widgets.png import png_bytes, viridis
 
 __all__ = [
+    "Axis",
     "FONT",
     "GREY",
     "INK",
@@ -56,62 +62,6 @@ _Ticks = list[tuple[float, str]]  # tick marks: (position in pixels, label)
 
 
 # --------------------------------------------------------------------------------------------
-# Colours and PNG (heatmaps are embedded in the SVG as small PNG images)
-# --------------------------------------------------------------------------------------------
-
-# Nine samples of matplotlib's viridis colour map; the JavaScript side uses the same ones.
-_VIRIDIS_ANCHORS = np.array(
-    [
-        [68, 1, 84],
-        [71, 45, 123],
-        [59, 82, 139],
-        [44, 114, 142],
-        [33, 145, 140],
-        [40, 174, 128],
-        [94, 201, 98],
-        [173, 220, 48],
-        [253, 231, 37],
-    ],
-    dtype=np.float64,
-)
-
-
-def viridis(values: np.ndarray) -> np.ndarray:
-    """Map numbers in [0, 1] to RGB colours ``uint8 (..., 3)`` (dark purple → yellow).
-
-    Used by the static pictures (chapter 0) and, with the same colours, the explorer."""
-    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
-    pos = v * (len(_VIRIDIS_ANCHORS) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(_VIRIDIS_ANCHORS) - 2)
-    frac = (pos - lo)[..., None]
-    rgb = _VIRIDIS_ANCHORS[lo] * (1 - frac) + _VIRIDIS_ANCHORS[lo + 1] * frac
-    return np.round(rgb).astype(np.uint8)
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """Encode an RGB image ``uint8 (height, width, 3)`` as PNG (zlib + the PNG chunk format).
-
-    Used by the static pictures (chapter 0) to embed heatmaps."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
-        raise ValueError(f"png_bytes needs a non-empty (height, width, 3) array, got {rgb.shape}")
-    height, width, _ = rgb.shape
-    rows = np.concatenate([np.zeros((height, 1), np.uint8), rgb.reshape(height, -1)], axis=1)
-
-    def chunk(tag: bytes, payload: bytes) -> bytes:
-        crc = zlib.crc32(tag + payload) & 0xFFFFFFFF
-        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # SVG building blocks. Every chart returns an SVG group placed at (x, y) with size (w, h).
 # --------------------------------------------------------------------------------------------
 
@@ -132,40 +82,6 @@ def text_element(
     )
 
 
-def _fmt(value: float) -> str:
-    if value == 0:
-        return "0"
-    if value == int(value) and 1000 <= abs(value) < 10_000 and value % 1000:
-        return str(int(value))  # years and the like: 1960, not 2e3
-    if abs(value) >= 1000 or abs(value) < 0.01:
-        return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-")
-    return f"{value:.3g}"
-
-
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """About ``count`` round numbers (steps of 1, 2 or 5 × 10^k) between lo and hi."""
-    if not math.isfinite(lo) or not math.isfinite(hi):
-        return []
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(count, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(lo / step - 1e-9) * step
-    return [round(first + i * step, 12) for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-def _range(values: np.ndarray, pad: float = 0.05) -> _Span:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi == lo:
-        return lo - 0.5, hi + 0.5
-    span = hi - lo
-    return lo - pad * span, hi + pad * span
-
-
 def _group(x: float, y: float, body: str) -> str:
     return f'<g transform="translate({x:.1f},{y:.1f})">{body}</g>'
 
@@ -173,13 +89,24 @@ def _group(x: float, y: float, body: str) -> str:
 class _PlotArea:
     """The plot area of an axes chart (lines, bars, points) of size ``(w, h)``: its size inside
     the margins (left 52 for the y ticks and label, right 10, top 26 for the title, ``bottom``
-    for the x ticks and label), its data ranges, and the maps from data to pixels."""
+    for the x ticks and label), its ranges (in :meth:`Axis.place` units) and axes, and the maps
+    from placed values to pixels."""
 
     LEFT, RIGHT, TOP = 52, 10, 26
 
-    def __init__(self, w: float, h: float, xrange: _Span, yrange: _Span, bottom: int = 38) -> None:
+    def __init__(
+        self,
+        w: float,
+        h: float,
+        xrange: _Span,
+        yrange: _Span,
+        bottom: int = 38,
+        xaxis: Axis | None = None,
+        yaxis: Axis | None = None,
+    ) -> None:
         self.pw, self.ph = w - self.LEFT - self.RIGHT, h - self.TOP - bottom
         (self.x0, self.x1), (self.y0, self.y1) = xrange, yrange
+        self.xaxis, self.yaxis = xaxis or Axis(), yaxis or Axis()
 
     def sx(self, v: Any) -> Any:
         return (v - self.x0) / (self.x1 - self.x0) * self.pw
@@ -187,10 +114,9 @@ class _PlotArea:
     def sy(self, v: Any) -> Any:  # y grows upwards
         return self.ph - (v - self.y0) / (self.y1 - self.y0) * self.ph
 
-    def xticks(self, clip: bool = True) -> _Ticks:
-        """Round numbers along x (``clip``: only those inside the range) at their pixels."""
-        ticks = _nice_ticks(self.x0, self.x1)
-        return [(self.sx(v), _fmt(v)) for v in ticks if not clip or self.x0 <= v <= self.x1]
+    def xticks(self) -> _Ticks:
+        """The x axis's ticks at their pixels."""
+        return [(self.sx(p), label) for p, label in self.xaxis.tick_marks(self.x0, self.x1)]
 
     def draw(
         self, x: float, y: float, body: str, xticks: _Ticks, title: str, xlabel: str, ylabel: str
@@ -204,11 +130,11 @@ class _PlotArea:
                 f'<line x1="{px:.1f}" y1="{h:.1f}" x2="{px:.1f}" y2="{h + 4:.1f}" stroke="#999"/>'
             )
             parts.append(text_element(px, h + 16, label, 10))
-        for v in [v for v in _nice_ticks(self.y0, self.y1) if self.y0 <= v <= self.y1]:
-            py = self.sy(v)
+        for pos, label in self.yaxis.tick_marks(self.y0, self.y1):
+            py = self.sy(pos)
             parts.append(f'<line x1="-4" y1="{py:.1f}" x2="0" y2="{py:.1f}" stroke="#999"/>')
             parts.append(f'<line x1="0" y1="{py:.1f}" x2="{w:.1f}" y2="{py:.1f}" stroke="#eee"/>')
-            parts.append(text_element(-7, py + 3.5, _fmt(v), 10, anchor="end"))
+            parts.append(text_element(-7, py + 3.5, label, 10, anchor="end"))
         if title:
             parts.append(text_element(w / 2, -10, title, 12, font_weight="bold"))
         if xlabel:
@@ -230,6 +156,28 @@ def legend(names: Sequence[str], colors: Sequence[str], w: float) -> str:
     return "".join(parts)
 
 
+def _polylines(px: np.ndarray, py: np.ndarray, color: str, style: str) -> list[str]:
+    """A line through the points, broken at NaNs (a lone point becomes a dot)."""
+    runs, run, out = [], [], []
+    for a, b in zip(px, py):
+        if math.isfinite(a) and math.isfinite(b):
+            run.append(f"{a:.1f},{b:.1f}")
+        elif run:
+            runs.append(run)
+            run = []
+    runs.append(run)
+    for r in runs:
+        if len(r) == 1:
+            cx, cy = r[0].split(",")
+            out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
+        elif r:
+            out.append(
+                f'<polyline points="{" ".join(r)}" fill="none" stroke="{color}" '
+                f'stroke-width="1.8"{style}/>'
+            )
+    return out
+
+
 def line_chart(
     series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
     *,
@@ -242,43 +190,34 @@ def line_chart(
     ylabel: str = "",
     logx: bool = False,
     dashed: Sequence[bool] | None = None,
+    markers: Sequence[bool] | None = None,
+    xaxis: Axis | None = None,
+    yaxis: Axis | None = None,
 ) -> str:
-    """Lines ``(name, xs, ys)`` with axes and a legend. NaNs leave gaps; ``logx`` for log x.
+    """Lines ``(name, xs, ys)`` with axes and a legend. NaNs leave gaps; ``logx`` for a log x
+    axis (or pass :class:`Axis` objects); ``markers[i]``: draw series i as dots, not a line.
 
     A static-picture building block (chapter 0)."""
-    tx = (lambda v: np.log10(np.maximum(v, 1e-300))) if logx else (lambda v: v)
-    all_x = np.concatenate([tx(np.asarray(s[1], float)) for s in series] or [np.zeros(1)])
+    xaxis = xaxis or Axis(log=logx)
+    yaxis = yaxis or Axis()
+    all_x = np.concatenate([np.asarray(s[1], float) for s in series] or [np.zeros(1)])
     all_y = np.concatenate([np.asarray(s[2], float) for s in series] or [np.zeros(1)])
-    area = _PlotArea(w, h, _range(all_x, 0.0), _range(all_y))
+    area = _PlotArea(w, h, xaxis.span(all_x, 0.0), yaxis.span(all_y), xaxis=xaxis, yaxis=yaxis)
     body = []
     for i, (_, xs, ys) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
-        dash = ' stroke-dasharray="5,3"' if dashed and dashed[i] else ""
-        px, py = area.sx(tx(np.asarray(xs, float))), area.sy(np.asarray(ys, float))
-        runs, run = [], []
-        for a, b in zip(px, py):
-            if math.isfinite(a) and math.isfinite(b):
-                run.append(f"{a:.1f},{b:.1f}")
-            elif run:
-                runs.append(run)
-                run = []
-        runs.append(run)
-        for r in runs:
-            if len(r) == 1:
-                cx, cy = r[0].split(",")
-                body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
-            elif r:
-                body.append(
-                    f'<polyline points="{" ".join(r)}" fill="none" stroke="{color}" '
-                    f'stroke-width="1.8"{dash}/>'
-                )
-    if logx:
-        decades = range(math.ceil(area.x0), math.floor(area.x1) + 1)
-        xt = [(area.sx(v), _fmt(10**v)) for v in decades]
-    else:
-        xt = area.xticks(clip=False)
+        px, py = area.sx(xaxis.place(xs)), area.sy(yaxis.place(ys))
+        if markers and markers[i]:
+            body += [
+                f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{color}"/>'
+                for a, b in zip(px, py)
+                if math.isfinite(a) and math.isfinite(b)
+            ]
+            continue
+        style = ' stroke-dasharray="5,3"' if dashed and dashed[i] else ""
+        body += _polylines(px, py, color, style)
     key = legend([s[0] for s in series], PALETTE, area.pw) if len(series) > 1 else ""
-    return area.draw(x, y, "".join(body) + key, xt, title, xlabel, ylabel)
+    return area.draw(x, y, "".join(body) + key, area.xticks(), title, xlabel, ylabel)
 
 
 def bar_chart(
@@ -294,26 +233,47 @@ def bar_chart(
     colors: Sequence[str] | None = None,
     ymax: float | None = None,
     annotate: bool = False,
+    value_labels: Sequence[str] | None = None,
+    lines: Sequence[tuple[str, Sequence[float], bool]] = (),
+    yaxis: Axis | None = None,
 ) -> str:
-    """Vertical bars, one per label, optionally each with its own colour and its value on top.
+    """Vertical bars, one per label, optionally each with its own colour and its value on top
+    (``value_labels``: the texts to write instead of the values). ``lines``: reference lines
+    ``(name, one value per bar, dashed)`` across the bars. With a log :class:`Axis` the bars
+    rise from the bottom of the axis, and values, lines and ticks sit at their log10 heights.
 
     A static-picture building block (chapter 0)."""
-    vals = np.nan_to_num(np.asarray(values, float))
-    top = ymax if ymax is not None else max(float(vals.max(initial=0)), 1e-12) * 1.1
-    area = _PlotArea(w, h, (0, 1), (0, top), bottom=46)  # x: categories, no x axis; 46: labels
+    yaxis = yaxis or Axis(lim=(0, ymax))
+    vals = np.asarray(values, float)
+    if not yaxis.log:
+        vals = np.nan_to_num(vals)
+        if yaxis.lim[0] is None:
+            yaxis = Axis(yaxis.log, (0, yaxis.lim[1]), yaxis.ticks, yaxis.visible)
+    heights = [vals] + [np.asarray(v, float) for _, v, _ in lines]
+    lo, hi = yaxis.span(np.concatenate(heights), pad=0.0)
+    if yaxis.lim[1] is None:  # room for the value labels above the highest bar
+        hi += 0.1 * (hi - lo)
+    if yaxis.log and yaxis.lim[0] is None:  # the shortest bar still shows
+        lo -= 0.1 * (hi - lo)
+    area = _PlotArea(w, h, (0, 1), (lo, hi), bottom=46, yaxis=yaxis)  # 46: category labels
     pw, ph = area.pw, area.ph
     n = max(len(labels), 1)
     slot = pw / n
+
+    def height(v: Any) -> np.ndarray:  # 0 … ph, clipped to the plot area
+        placed = np.nan_to_num(yaxis.place(v), nan=lo, neginf=lo)
+        return np.clip((placed - lo) / (hi - lo), 0.0, 1.0) * ph
+
     body = []
-    for i, (label, v) in enumerate(zip(labels, vals)):
-        bh = max(min(v / top, 1.0), 0.0) * ph
+    for i, (label, v, bh) in enumerate(zip(labels, vals, height(vals))):
         color = colors[i] if colors else PALETTE[0]
         body.append(
             f'<rect x="{i * slot + slot * 0.12:.1f}" y="{ph - bh:.1f}" width="{slot * 0.76:.1f}" '
             f'height="{bh:.1f}" fill="{color}"/>'
         )
         if annotate:
-            body.append(text_element(i * slot + slot / 2, ph - bh - 3, f"{v:.2f}", 9))
+            text = value_labels[i] if value_labels is not None else f"{v:.2f}"
+            body.append(text_element(i * slot + slot / 2, ph - bh - 3, text, 9))
         if n <= 40:
             short = label if len(label) <= 8 else label[:7] + "…"
             cx = i * slot + slot / 2
@@ -327,6 +287,18 @@ def bar_chart(
                     transform=f"rotate(-35 {cx:.1f} {ph + 12:.1f})",
                 )
             )
+    for i, (name, ys, dashed) in enumerate(lines):
+        color = PALETTE[(i + 1) % len(PALETTE)]
+        ys = np.asarray(ys, float)[: len(labels)]
+        py = np.where(np.isfinite(yaxis.place(ys)), ph - height(ys), np.nan)
+        px = np.arange(len(py)) * slot + slot / 2
+        body += _polylines(px, py, color, ' stroke-dasharray="5,3"' if dashed else "")
+        if name:  # a legend line: a short stroke in the line's colour, then the name
+            ly = 12 + 14 * i
+            body.append(
+                f'<rect x="{pw - 18:.1f}" y="{ly - 4}" width="12" height="3" fill="{color}"/>'
+            )
+            body.append(text_element(pw - 22, ly, name[:60], 10, anchor="end"))
     return area.draw(x, y, "".join(body), [], title, "", ylabel)
 
 
@@ -418,26 +390,31 @@ def scatter_chart(
     ylabel: str = "",
     colors: Sequence[str] | None = None,
     max_labels: int = 80,
+    xaxis: Axis | None = None,
+    yaxis: Axis | None = None,
 ) -> str:
     """Points ``(N, 2)``; the first ``max_labels`` labels are written next to their point.
 
-    A static-picture building block (chapter 0)."""
+    :class:`Axis` objects set log scales, limits, ticks and hidden axes. A static-picture
+    building block (chapter 0)."""
     pts = np.asarray(points, float)
-    area = _PlotArea(w, h, _range(pts[:, 0]), _range(pts[:, 1]))
-    sx, sy = area.sx, area.sy
+    xaxis, yaxis = xaxis or Axis(), yaxis or Axis()
+    area = _PlotArea(w, h, xaxis.span(pts[:, 0]), yaxis.span(pts[:, 1]), xaxis=xaxis, yaxis=yaxis)
+    px, py = area.sx(xaxis.place(pts[:, 0])), area.sy(yaxis.place(pts[:, 1]))
     body = []
-    for i, (a, b) in enumerate(pts):
+    for i, (a, b) in enumerate(zip(px, py)):
+        if not (math.isfinite(a) and math.isfinite(b)):
+            continue
         color = colors[i] if colors else PALETTE[0]
         body.append(
-            f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.6" fill="{color}" '
-            'fill-opacity="0.75"/>'
+            f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.6" fill="{color}" fill-opacity="0.75"/>'
         )
         if labels is not None and i < max_labels and labels[i]:
-            right = sx(a) > 0.6 * area.pw  # labels near the right edge go to the left of the point
-            lx = sx(a) - 4 if right else sx(a) + 4
+            right = a > 0.6 * area.pw  # labels near the right edge go to the left of the point
+            lx = a - 4 if right else a + 4
             body.append(
                 text_element(
-                    lx, sy(b) - 3, _short(labels[i], 14), 9, anchor="end" if right else "start"
+                    lx, b - 3, _short(labels[i], 20), 9, anchor="end" if right else "start"
                 )
             )
     return area.draw(x, y, "".join(body), area.xticks(), title, xlabel, ylabel)
