@@ -492,3 +492,62 @@ def test_ablate_head_equals_zeroing_its_columns_of_w_o() -> None:
     with pytest.raises(ValueError, match="layer must be"):
         with E.ablate_head(model, 2, 0):
             pass
+
+
+# --------------------------------------------------------------------------------------------
+# Per-position losses and stored multi-seed results
+# --------------------------------------------------------------------------------------------
+
+
+def test_target_losses_average_to_lm_loss_and_line_up_with_the_targets(text_and_tok) -> None:
+    from labkit.evaluate import lm_loss
+
+    text, tok = text_and_tok
+    model = tiny_gpt(vocab=len(tok), block=16)
+    ids = tok(text[:500])["input_ids"]
+    per = E.target_losses(model, ids, block_size=16)
+    assert len(per) == ((len(ids) - 1) // 16) * 16
+    assert math.isclose(float(per.mean()), lm_loss(model, ids, block_size=16), rel_tol=1e-5)
+    with torch.no_grad():  # element j scores ids[j + 1] given the window it sits in
+        logits = model(torch.tensor([ids[16:32]]))[0]  # (T, vocab): no targets, only logits
+    by_hand = F.cross_entropy(logits, torch.tensor(ids[17:33]), reduction="none")
+    assert torch.allclose(per[16:32], by_hand, atol=1e-5)
+    with pytest.raises(ValueError, match="at least block_size"):
+        E.target_losses(model, ids[:10], block_size=16)
+
+
+def test_seed_spread_and_load_results(tmp_path, monkeypatch) -> None:
+    s = E.seed_spread([1.0, 2.0, 3.0])
+    assert s == {"mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0}
+    with pytest.raises(ValueError, match="at least two"):
+        E.seed_spread([1.0])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="ch09_nothing.py"):
+        E.load_results("ch09_nothing.json")
+    (tmp_path / "scripts" / "results").mkdir(parents=True)
+    (tmp_path / "scripts" / "results" / "ch09_x.json").write_text('{"alpha": 0.3}')
+    assert E.load_results("ch09_x.json") == {"alpha": 0.3}
+
+
+def test_the_stored_scaling_table_is_complete() -> None:
+    table = E.load_results("ch09_scaling.json")
+    seeds = table["seeds"]
+    assert len(seeds) >= 3 and len(table["alpha_per_seed"]) == len(seeds)
+    for size in table["sizes"]:
+        assert len(size["val_loss"]) == len(seeds)
+        assert all(table["entropy_floor"] < x < 5 for x in size["val_loss"])
+    n = [s["non_embedding_params"] for s in table["sizes"]]
+    for i, alpha in enumerate(table["alpha_per_seed"]):
+        fit = E.fit_power_law(n, [s["val_loss"][i] for s in table["sizes"]], table["entropy_floor"])
+        assert math.isclose(fit.alpha, alpha, abs_tol=1e-3)
+
+
+def test_scaling_figure_has_error_bars_and_the_live_run() -> None:
+    fig = E.scaling_figure(
+        [10, 100], [[2.0, 2.2], [1.5, 1.6]], 1.0, live=[2.1, 1.55], alpha=0.3, a=2.0
+    )
+    bars = [t for t in fig.data if t.error_y is not None and t.error_y.array is not None]
+    assert len(bars) == 1 and np.allclose(bars[0].y, [1.1, 0.55])
+    assert any(t.name == "this notebook's run" for t in fig.data)
+    with pytest.raises(ValueError, match="one row"):
+        E.scaling_figure([10, 100, 1000], [[2.0, 2.2], [1.5, 1.6]], 1.0)

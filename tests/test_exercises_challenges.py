@@ -175,3 +175,55 @@ def test_quantize_known_mistakes_are_named() -> None:
     assert not result.passed and "torch.int8" in result.details
     result = QUANT.check(zeros_give_nan)
     assert not result.passed and "zeros" in result.details
+
+
+# --------------------------------------------------------------------------- canary_exposure
+
+EXPOSURE = exercises.get("challenges.canary_exposure")
+
+
+def test_exposure_reference_gives_the_two_ends() -> None:
+    others = [-30.0 - i for i in range(999)]
+    assert math.isclose(reference.canary_exposure(-1.0, others), math.log2(1000))
+    assert reference.canary_exposure(-2000.0, others) == 0.0
+
+
+def test_exposure_reference_and_alternative_pass() -> None:
+    def canary_exposure(secret_score, other_scores):
+        scores = np.asarray(other_scores)
+        rank = 1 + int(np.count_nonzero(scores > secret_score))
+        return float(np.log2((len(scores) + 1) / rank))
+
+    assert EXPOSURE.check(reference.canary_exposure).passed
+    assert EXPOSURE.check(canary_exposure).passed
+
+
+def test_exposure_known_mistakes_are_named() -> None:
+    def natural_log(secret_score, other_scores):
+        rank = 1 + sum(s > secret_score for s in other_scores)
+        return math.log(len(other_scores) + 1) - math.log(rank)
+
+    def secret_not_counted(secret_score, other_scores):
+        rank = 1 + sum(s > secret_score for s in other_scores)
+        return math.log2(len(other_scores)) - math.log2(rank)
+
+    def from_the_bottom(secret_score, other_scores):
+        rank = 1 + sum(s < secret_score for s in other_scores)
+        return math.log2(len(other_scores) + 1) - math.log2(rank)
+
+    def ties_ahead(secret_score, other_scores):
+        rank = 1 + sum(s >= secret_score for s in other_scores)
+        return math.log2(len(other_scores) + 1) - math.log2(rank)
+
+    assert "use math.log2" in EXPOSURE.check(natural_log).headline
+    assert "Count the real secret" in EXPOSURE.check(secret_not_counted).headline
+    assert "*more* likely" in EXPOSURE.check(from_the_bottom).headline
+    assert "strictly greater" in EXPOSURE.check(ties_ahead).headline
+
+
+def test_exposure_matches_the_chapter_helper() -> None:
+    from labkit.chapters.challenges.risks import CanaryResult
+
+    others = [-3.0, -1.0, -2.5, -0.2]
+    result = CanaryResult(None, -2.0, 3, 4, "")  # two of the four score higher: rank 3
+    assert math.isclose(reference.canary_exposure(-2.0, others), result.exposure)

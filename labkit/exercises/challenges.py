@@ -1,5 +1,5 @@
 """Exercises for chapter 9 (Challenges and the road ahead): the cost of training, fitting a
-scaling law, and int8 quantisation.
+scaling law, int8 quantisation, and the exposure of a planted secret.
 
 Taught in chapter 9.
 """
@@ -322,6 +322,100 @@ register(
             "`torch.int8`.",
             "`scale = float(w.abs().max()) / 127 if (w != 0).any() else 1.0` and "
             "`return torch.round(w / scale).clamp(-127, 127).to(torch.int8), scale`",
+        ],
+    )
+)
+
+
+# --------------------------------------------------------------------------- canary_exposure
+
+
+def canary_exposure(secret_score: float, other_scores: list[float]) -> float:
+    """Exposure of a canary in bits (Carlini et al. 2019) from the model's scores.
+
+    ``rank = 1 +`` how many other candidates score strictly higher than the secret;
+    ``exposure = log2(number of candidates, the secret included) - log2(rank)``. Taught in
+    chapter 9.
+    """
+    rank = 1 + sum(1 for s in other_scores if s > secret_score)
+    return math.log2(len(other_scores) + 1) - math.log2(rank)
+
+
+def _exp_ln(secret_score: float, other_scores: list[float]) -> float:
+    rank = 1 + sum(1 for s in other_scores if s > secret_score)
+    return math.log(len(other_scores) + 1) - math.log(rank)
+
+
+def _exp_without_secret(secret_score: float, other_scores: list[float]) -> float:
+    rank = 1 + sum(1 for s in other_scores if s > secret_score)
+    return math.log2(len(other_scores)) - math.log2(rank)
+
+
+def _exp_rank_from_bottom(secret_score: float, other_scores: list[float]) -> float:
+    rank = 1 + sum(1 for s in other_scores if s < secret_score)
+    return math.log2(len(other_scores) + 1) - math.log2(rank)
+
+
+def _exp_ties_ahead(secret_score: float, other_scores: list[float]) -> float:
+    rank = 1 + sum(1 for s in other_scores if s >= secret_score)
+    return math.log2(len(other_scores) + 1) - math.log2(rank)
+
+
+def _exposure_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(11)
+    scores = (torch.randn(999, generator=g) * 3 - 20).tolist()
+    ranked = sorted(scores, reverse=True)
+    return [
+        Case((-5.0, scores), label="a memorised secret: it beats all 999 random ones"),
+        Case((ranked[499], scores[:499] + scores[500:]), label="a secret in the middle of 1,000"),
+        Case((ranked[7], [*ranked[:7], *ranked[8:]]), label="7 candidates ahead: rank 8"),
+        Case((-60.0, scores), label="the secret scores lowest of all"),
+        Case(
+            (-1.0, [-1.0, -2.0, -0.5]), label="a tie: a candidate with the same score is not ahead"
+        ),
+    ]
+
+
+register(
+    Exercise(
+        id="challenges.canary_exposure",
+        chapter=9,
+        title="Canary exposure from the model's scores",
+        signature="(secret_score: float, other_scores: list[float]) -> float",
+        task="The model scored the real secret (secret_score, a log-probability) and random "
+        "secrets of the same length (other_scores). Return the exposure in bits: "
+        "rank = 1 + the number of other secrets that score strictly higher, exposure = "
+        "log2(number of candidates, the real one included) - log2(rank).",
+        reference=canary_exposure,
+        cases=_exposure_cases,
+        rtol=1e-9,
+        atol=1e-12,
+        diagnoses=[
+            Diagnosis(
+                "Exposure is in bits: use math.log2, not the natural logarithm.", variant=_exp_ln
+            ),
+            Diagnosis(
+                "Count the real secret among the candidates: log2(len(other_scores) + 1), so "
+                "that a secret ranked first among 1,000 gives log2(1000) ≈ 10 bits.",
+                variant=_exp_without_secret,
+            ),
+            Diagnosis(
+                "The rank counts the secrets the model finds *more* likely (higher score), not "
+                "less likely: rank 1 means the real secret scored highest.",
+                variant=_exp_rank_from_bottom,
+            ),
+            Diagnosis(
+                "A candidate with exactly the same score is not ahead of the secret: count only "
+                "scores strictly greater (>), not >=.",
+                variant=_exp_ties_ahead,
+            ),
+        ],
+        hints=[
+            "First the rank: 1 for the best-scored candidate. How many random secrets did the "
+            "model prefer to the real one?",
+            "`rank = 1 + sum(s > secret_score for s in other_scores)`; there are "
+            "`len(other_scores) + 1` candidates in all.",
+            "`return math.log2(len(other_scores) + 1) - math.log2(rank)`",
         ],
     )
 )

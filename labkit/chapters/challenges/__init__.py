@@ -7,8 +7,11 @@ laptop CPU:
 
 * :mod:`.compute`: FLOPs, GPU-years, scaling runs and power-law fits (sections 1–2);
 * :mod:`.compression`: distillation, magnitude pruning and forward-pass timing (section 3);
-* :mod:`.risks`: canaries, bias probes, hallucination and typos (sections 4–7);
-* :mod:`.interpret`: previous-token heads and head ablation (section 8).
+* :mod:`.risks`: canaries, bias probes, hallucination, typos and per-position losses
+  (sections 4–7);
+* :mod:`.interpret`: previous-token heads and head ablation (section 8);
+* :mod:`.seeds`: the stored multi-seed table of ``course/scripts/ch09_scaling.py``, its spread and
+  its plot (section 2).
 
 What other chapters reuse lives in concept modules: int8 quantisation in
 :mod:`labkit.quantize`, the loss on fixed batches or on a text in :mod:`labkit.evaluate`
@@ -48,7 +51,9 @@ from labkit.chapters.challenges.risks import (
     insert_canaries,
     log_odds,
     make_canaries,
+    target_losses,
 )
+from labkit.chapters.challenges.seeds import load_results, scaling_figure, seed_spread
 
 __all__ = [
     "SECONDS_PER_YEAR",
@@ -71,11 +76,15 @@ __all__ = [
     "forward_seconds",
     "gpu_years",
     "insert_canaries",
+    "load_results",
     "log_odds",
     "make_canaries",
     "previous_token_scores",
     "prune_magnitude",
+    "scaling_figure",
     "scaling_runs",
+    "seed_spread",
     "sparsity",
+    "target_losses",
     "transformer_training_flops",
 ]
