@@ -5,6 +5,7 @@ mode afterwards (:func:`labkit._util.eval_mode`), and works with labkit models a
 Face ``transformers`` models alike (peft models too).
 
 * Causal LMs: :func:`lm_loss` (consecutive blocks: the usual "validation loss"),
+  :func:`target_losses` (the same windows, one loss per target position),
   :func:`token_nll` (every token with as much context as fits: a sliding window),
   :func:`text_perplexity` (texts through a tokenizer), :func:`perplexity` (``exp`` of a loss),
   :func:`evaluate_loss` (fixed batches of a training task, so several models see the same text).
@@ -18,16 +19,24 @@ models in chapters 5, 8 and 9.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from labkit._util import IGNORE_INDEX, block_size_of, eval_mode, logits_of, model_device
+from labkit._util import (
+    IGNORE_INDEX,
+    block_size_of,
+    check_positive_int,
+    eval_mode,
+    logits_of,
+    model_device,
+)
 
 __all__ = [
+    "target_losses",
     "accuracy",
     "confusion_matrix",
     "evaluate_loss",
@@ -70,8 +79,41 @@ def lm_loss(
     them; a last partial window is dropped. Deterministic — the same windows every call — so
     "before" and "after" numbers compare. Taught in chapter 4, used in chapters 5 and 9.
     """
+    total, count = 0.0, 0
+    for logits, targets in _scored_windows(model, ids, block_size, batch_size, max_blocks):
+        total += float(F.cross_entropy(logits, targets, reduction="sum"))
+        count += targets.numel()
+    return total / count
+
+
+def target_losses(
+    model: nn.Module,
+    ids: Sequence[int] | Tensor,
+    block_size: int | None = None,
+    batch_size: int = 64,
+) -> Tensor:
+    """The next-token loss (nats) at every scored position of ``ids``, one value per target.
+
+    The windows are those of :func:`lm_loss` (consecutive, non-overlapping, ``block_size``
+    tokens each; a last partial window is dropped), so the mean of the result is
+    ``lm_loss(model, ids, block_size)``. Element ``j`` is the loss of predicting ``ids[j + 1]``:
+    mask it to score only some targets, e.g. the letters a typo left unchanged.
+    Taught in chapter 9.
+    """
+    losses = [
+        F.cross_entropy(logits, targets, reduction="none").cpu()
+        for logits, targets in _scored_windows(model, ids, block_size, batch_size, None)
+    ]
+    return torch.cat(losses)
+
+
+def _scored_windows(
+    model: nn.Module, ids: Any, block_size: int | None, batch_size: int, max_blocks: int | None
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(logits (N, vocab), targets (N,))`` per batch of the consecutive windows of ``ids``."""
     ids = torch.as_tensor(ids).long().flatten()
     block = _context(model, block_size)
+    check_positive_int(batch_size, "batch_size")
     n = (len(ids) - 1) // block
     if max_blocks is not None:
         n = min(n, max_blocks)
@@ -82,13 +124,10 @@ def lm_loss(
     x = ids[: n * block].view(n, block)
     y = ids[1 : n * block + 1].view(n, block)
     device = model_device(model)
-    total = 0.0
     with eval_mode(model):
         for i in range(0, n, batch_size):
             logits = logits_of(model(x[i : i + batch_size].to(device))).float()
-            targets = y[i : i + batch_size].flatten().to(device)
-            total += float(F.cross_entropy(logits.flatten(0, 1), targets, reduction="sum"))
-    return total / y.numel()
+            yield logits.flatten(0, 1), y[i : i + batch_size].flatten().to(device)
 
 
 def token_nll(

@@ -516,21 +516,8 @@ def test_target_losses_average_to_lm_loss_and_line_up_with_the_targets(text_and_
         E.target_losses(model, ids[:10], block_size=16)
 
 
-def test_seed_spread_and_load_results(tmp_path, monkeypatch) -> None:
-    s = E.seed_spread([1.0, 2.0, 3.0])
-    assert s == {"mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0}
-    with pytest.raises(ValueError, match="at least two"):
-        E.seed_spread([1.0])
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="ch09_nothing.py"):
-        E.load_results("ch09_nothing.json")
-    (tmp_path / "scripts" / "results").mkdir(parents=True)
-    (tmp_path / "scripts" / "results" / "ch09_x.json").write_text('{"alpha": 0.3}')
-    assert E.load_results("ch09_x.json") == {"alpha": 0.3}
-
-
 def test_the_stored_scaling_table_is_complete() -> None:
-    table = E.load_results("ch09_scaling.json")
+    table = E.load_study("ch09_scaling")
     seeds = table["seeds"]
     assert len(seeds) >= 3 and len(table["alpha_per_seed"]) == len(seeds)
     for size in table["sizes"]:

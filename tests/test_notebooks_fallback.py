@@ -1,4 +1,4 @@
-"""Chapters 8 and 9 also run, under nbval, where the real pretrained models are absent.
+"""The chapters with real-model cells (1, 2, 3, 8, 9) also run, under nbval, without the models.
 
 ``LABKIT_REAL_MODELS=off`` makes :func:`labkit.real_models.real_available` answer False, so
 every real-model cell takes its fallback (labkit's own tiny models, with a one-line notice).
@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["course/08_applications.ipynb", "course/09_challenges.ipynb"]
+NOTEBOOKS = [
+    "course/01_language_models.ipynb",
+    "course/02_attention.ipynb",
+    "course/03_transformer.ipynb",
+    "course/08_applications.ipynb",
+    "course/09_challenges.ipynb",
+]
 OFF = {**os.environ, "LABKIT_REAL_MODELS": "off"}
 
 
@@ -24,7 +30,7 @@ def test_real_model_chapters_run_without_the_real_models() -> None:
         env=OFF,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=2400,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout

@@ -12,8 +12,8 @@ stories, 100 AdamW steps at lr 3e-3 with batches of 16 × 64 characters, in thre
 For every setting and seed it records the training loss (mean of each block of 10 steps) and
 the final validation loss, plus the loss of a model that knows only how often each character
 occurs (the unigram entropy of the training text), and writes
-``course/scripts/results/ch03_post_ln.json``. The seed sets the initial weights and the order
-of the batches; the text stays the same.
+``labkit/study_results/ch03_post_ln.json`` (:func:`labkit.studies.save_study`). The seed
+sets the initial weights and the order of the batches; the text stays the same.
 
 Run it from the repository root (about 10 minutes on a busy 2-core machine)::
 
@@ -33,10 +33,11 @@ import torch
 from labkit.data import generate_corpus
 from labkit.env import seed_everything
 from labkit.models import TinyGPT
+from labkit.studies import save_study
 from labkit.tokenizers import train_char_tokenizer
 from labkit.train import CausalLMTask, train
 
-OUT = Path(__file__).parent / "results" / "ch03_post_ln.json"
+STUDY = "ch03_post_ln"
 SETTINGS = {"pre_ln": (True, 0), "post_ln": (False, 0), "post_ln_warmup": (False, 30)}
 STEPS, LR, LAYERS, WIDTH = 100, 3e-3, 12, 64
 
@@ -90,9 +91,7 @@ def main() -> None:
         print(f"{name:15s} validation loss per seed: " + ", ".join(f"{v:.3f}" for v in finals))
     table["seconds"] = round(time.perf_counter() - start, 1)
     table["machine"] = platform.processor() or platform.machine()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}")
+    print(f"wrote {save_study(STUDY, table)}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ The notebook (``course/09_challenges.ipynb``, section "2. Scaling") trains five 
 once, with seed 0, because that fits its time budget. One seed per size is not enough to read
 an exponent from: another seed moves the loss of a small model by about as much as the gap
 between two neighbouring sizes. This script repeats the experiment with several seeds and
-writes ``course/scripts/results/ch09_scaling.json``:
+stores its table as ``labkit/study_results/ch09_scaling.json`` (:func:`labkit.studies.save_study`):
 
 * for every size: the parameter counts and the final validation loss of every seed;
 * for every seed: the exponent ``alpha`` of the fit ``L - L_inf = a · N^(-alpha)``;
@@ -36,12 +36,13 @@ from labkit.chapters import challenges as E
 from labkit.data import generate_corpus
 from labkit.env import set_threads
 from labkit.evaluate import evaluate_loss
+from labkit.studies import save_study
 from labkit.tokenizers import train_char_tokenizer
 from labkit.train import CausalLMTask
 
 SIZES = [(1, 16), (1, 32), (2, 32), (2, 48), (2, 64)]  # (layers, width), as in the notebook
 STEPS, BATCH_SIZE, LR = 300, 16, 1e-2
-OUT = Path(__file__).resolve().parent / "results" / "ch09_scaling.json"
+STUDY = "ch09_scaling"
 
 
 def build_task() -> tuple[CausalLMTask, int, float]:
@@ -62,7 +63,7 @@ def build_task() -> tuple[CausalLMTask, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--study", default=STUDY, help="name of the stored table")
     args = parser.parse_args()
     set_threads(1)
     task, vocab_size, floor = build_task()
@@ -126,11 +127,10 @@ def main() -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    path = save_study(args.study, result)
     print(
         f"alpha over {len(alphas)} seeds: {np.mean(alphas):.2f} ± {np.std(alphas, ddof=1):.2f} "
-        f"(min {min(alphas):.2f}, max {max(alphas):.2f}); wrote {args.out}"
+        f"(min {min(alphas):.2f}, max {max(alphas):.2f}); wrote {path}"
     )
 
 

@@ -36,7 +36,13 @@ from labkit.tokenizers.base import (
     SPECIAL_TOKENS,
     train_char_tokenizer,
 )
-from labkit.tokenizers.bpe import bpe_merges, bpe_merges_by_hand, pre_tokenize, train_bpe_tokenizer
+from labkit.tokenizers.bpe import (
+    bpe_merges,
+    bpe_merges_by_hand,
+    merge_pair,
+    pre_tokenize,
+    train_bpe_tokenizer,
+)
 from labkit.tokenizers.chat import CHATML_TEMPLATE, chat_prompt
 from labkit.tokenizers.files import load_tokenizer, save_tokenizer, tokenizer_kind
 from labkit.tokenizers.unknown import encode_strict, find_unknown
@@ -63,6 +69,7 @@ __all__ = [
     "pre_tokenize",
     "bpe_merges",
     "bpe_merges_by_hand",
+    "merge_pair",
     "find_unknown",
     "encode_strict",
     "tokenizer_kind",

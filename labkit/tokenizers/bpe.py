@@ -108,8 +108,11 @@ def bpe_merges(tok: PreTrainedTokenizerFast) -> list[tuple[str, str]]:
     return [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
 
 
-def _merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
-    """Replace every ``a, b`` in ``symbols`` (left to right, no overlaps) by ``a + b``."""
+def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Replace every ``a, b`` in ``symbols`` (left to right, no overlaps) by ``a + b``.
+
+    One BPE merge applied to one word. Taught in chapter 1.
+    """
     out, i = [], 0
     while i < len(symbols):
         if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
@@ -153,5 +156,5 @@ def bpe_merges_by_hand(text: str, n_merges: int, byte_level: bool = False) -> li
         best = min(pairs, key=lambda p: (-pairs[p], order[p[0]], order[p[1]]))
         merges.append(best)
         order.setdefault(best[0] + best[1], len(order))
-        splits = {word: _merge_pair(symbols, best) for word, symbols in splits.items()}
+        splits = {word: merge_pair(symbols, best) for word, symbols in splits.items()}
     return merges

@@ -51,9 +51,10 @@ from labkit.chapters.challenges.risks import (
     insert_canaries,
     log_odds,
     make_canaries,
-    target_losses,
 )
-from labkit.chapters.challenges.seeds import load_results, scaling_figure, seed_spread
+from labkit.chapters.challenges.seeds import scaling_figure
+from labkit.evaluate import target_losses
+from labkit.studies import load_study, seed_spread
 
 __all__ = [
     "SECONDS_PER_YEAR",
@@ -76,7 +77,7 @@ __all__ = [
     "forward_seconds",
     "gpu_years",
     "insert_canaries",
-    "load_results",
+    "load_study",
     "log_odds",
     "make_canaries",
     "previous_token_scores",

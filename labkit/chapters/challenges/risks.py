@@ -7,8 +7,8 @@
 * **Hallucination**: :func:`answer` writes a greedy answer and reports how sure the model was
   of each token;
 * **Robustness**: :func:`add_typos` replaces a fraction of the letters, and
-  :func:`target_losses` gives the loss at every position, so that the typos themselves can be
-  left out of the score.
+  :func:`labkit.evaluate.target_losses` gives the loss at every position, so that the typos
+  themselves can be left out of the score.
 
 Works with labkit models and Hugging Face causal LMs. Taught in chapter 9 (sections 4–7).
 """
@@ -46,7 +46,6 @@ __all__ = [
     "insert_canaries",
     "log_odds",
     "make_canaries",
-    "target_losses",
 ]
 
 
@@ -380,38 +379,3 @@ def add_typos(
             new = rng.choice(alphabet)
             chars[i] = new.upper() if ch.isupper() else new
     return "".join(chars)
-
-
-def target_losses(
-    model: nn.Module, ids: Sequence[int] | Tensor, block_size: int | None = None
-) -> Tensor:
-    """The next-token loss (nats) at every scored position of ``ids``, one value per target.
-
-    The windows are those of :func:`labkit.evaluate.lm_loss` (consecutive, non-overlapping,
-    ``block_size`` tokens each; a last partial window is dropped), so the mean of the result is
-    exactly ``lm_loss(model, ids, block_size)``. Element ``j`` is the loss of predicting
-    ``ids[j + 1]``: mask it to score only some targets, e.g. the letters a typo left unchanged.
-    Taught in chapter 9.
-    """
-    ids = torch.as_tensor(ids).long().flatten()
-    block = block_size if block_size is not None else block_size_of(model)
-    if not block:
-        raise ValueError("give block_size=... (the model's context length)")
-    check_positive_int(block, "block_size")
-    n = (len(ids) - 1) // block
-    if n < 1:
-        raise ValueError(
-            f"the text has {len(ids)} tokens; it needs at least block_size + 1 = {block + 1}"
-        )
-    x = ids[: n * block].view(n, block)
-    y = ids[1 : n * block + 1].view(n, block)
-    device = model_device(model)
-    out = []
-    with eval_mode(model):
-        for i in range(0, n, 64):
-            logits = logits_of(model(x[i : i + 64].to(device))).float()
-            loss = F.cross_entropy(
-                logits.flatten(0, 1), y[i : i + 64].flatten().to(device), reduction="none"
-            )
-            out.append(loss.cpu())
-    return torch.cat(out)

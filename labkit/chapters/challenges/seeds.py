@@ -2,64 +2,19 @@
 
 A notebook can afford one training run per setting; a conclusion that moves with the seed
 needs several. ``course/scripts/ch09_scaling.py`` runs the scaling experiment of chapter 9
-with several seeds and writes ``course/scripts/results/ch09_scaling.json``;
-:func:`load_results` finds that file, :func:`seed_spread` summarises it, and
-:func:`scaling_figure` draws it. Taught in chapter 9 (section 2).
+with several seeds and stores its table with :func:`labkit.studies.save_study`;
+:func:`labkit.studies.load_study` reads it, :func:`labkit.studies.seed_spread` summarises it,
+and :func:`scaling_figure` draws it. Taught in chapter 9 (section 2).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["load_results", "scaling_figure", "seed_spread"]
-
-
-def _candidates(name: str) -> list[Path]:
-    here = Path.cwd()
-    repo = Path(__file__).resolve().parents[3]  # an editable install: the repository root
-    return [
-        here / "scripts" / "results" / name,  # the notebook runs in course/
-        here / "course" / "scripts" / "results" / name,  # the repository root
-        repo / "course" / "scripts" / "results" / name,
-    ]
-
-
-def load_results(name: str) -> dict[str, Any]:
-    """Read ``course/scripts/results/<name>`` (a JSON table written by a course script).
-
-    Looks next to the notebook (``scripts/results``), below the current directory
-    (``course/scripts/results``) and in the repository labkit was installed from. Taught in
-    chapter 9.
-    """
-    for path in _candidates(name):
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    script = "course/scripts/" + name.rsplit(".", 1)[0] + ".py"
-    raise FileNotFoundError(
-        f"no stored results {name!r}: run the notebook from the course repository (git clone), "
-        f"or make the table with `python {script}`"
-    )
-
-
-def seed_spread(values: Sequence[float]) -> dict[str, float]:
-    """Mean, standard deviation (n - 1), minimum and maximum of one quantity over seeds.
-
-    Taught in chapter 9.
-    """
-    x = np.asarray(values, dtype=float)
-    if x.ndim != 1 or len(x) < 2:
-        raise ValueError(f"give at least two values (one per seed), got {values!r}")
-    return {
-        "mean": float(x.mean()),
-        "std": float(x.std(ddof=1)),
-        "min": float(x.min()),
-        "max": float(x.max()),
-    }
+__all__ = ["scaling_figure"]
 
 
 def scaling_figure(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labkit.tokenizers.bpe import merge_pair
 from labkit.widgets.display import StaticFigure
 from labkit.widgets.svg import INK, PALETTE, compose, text_element
 
@@ -25,18 +26,6 @@ __all__ = ["bpe_trace", "bpe_trace_diagram"]
 
 #: One step of a trace: (rank of the merge in the list, the merged pair, the symbols after it).
 TraceStep = tuple[int, tuple[str, str], list[str]]
-
-
-def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
-    out, i = [], 0
-    while i < len(symbols):
-        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
-            out.append(symbols[i] + symbols[i + 1])
-            i += 2
-        else:
-            out.append(symbols[i])
-            i += 1
-    return out
 
 
 def bpe_trace(word: str, merges: Sequence[tuple[str, str]]) -> list[TraceStep]:
@@ -56,7 +45,7 @@ def bpe_trace(word: str, merges: Sequence[tuple[str, str]]) -> list[TraceStep]:
     for rank, pair in enumerate(merges):
         if len(pair) != 2:
             raise ValueError(f"merge {rank} is {pair!r}: each merge is a pair (a, b) of strings")
-        merged = _merge(symbols, (pair[0], pair[1]))
+        merged = merge_pair(symbols, (pair[0], pair[1]))
         if merged != symbols:
             steps.append((rank, (pair[0], pair[1]), merged))
             symbols = merged
