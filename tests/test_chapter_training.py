@@ -191,3 +191,21 @@ def test_text_progress_bar_prints_the_finished_bar(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "12/12" in out and "100%" in out and "loss=" in out
     assert "step 6: train" in out  # evaluations are written above the bar
+
+
+def test_lr_schedule_figure_and_weight_checksum() -> None:
+    from labkit.chapters.training import lr_schedule_figure, weight_checksum
+    from labkit.train import lr_at
+
+    lrs = [lr_at(s, 1e-2, 100, 10) for s in range(100)]
+    figure = lr_schedule_figure(lrs, warmup_steps=10)
+    assert "<svg" in figure.svg and "steps 0–9" in figure.svg
+    with pytest.raises(ValueError, match="no learning rates"):
+        lr_schedule_figure([])
+    a = TinyGPT(vocab_size=12, block_size=8, n_layer=1, n_head=2, d_model=16)
+    b = TinyGPT(vocab_size=12, block_size=8, n_layer=1, n_head=2, d_model=16)
+    b.load_state_dict(a.state_dict())
+    assert weight_checksum(a) == weight_checksum(b)
+    with torch.no_grad():
+        next(b.parameters())[0, 0] += 1e-3
+    assert weight_checksum(a) != weight_checksum(b)

@@ -354,3 +354,97 @@ def test_jaccard_counting_repeats_fails_on_the_repeating_case() -> None:
     result = JAC.check(with_lists)
     assert not result.passed
     assert "repeats itself" in result.message
+
+
+# ----------------------------------------------------------------------------- lr_at
+
+LR = exercises.get("training.lr_at")
+
+
+def test_lr_at_reference_equals_the_trainers_schedule() -> None:
+    from labkit.train import lr_at
+
+    for max_steps in (20, 50, 100, 250):
+        for warmup in (0, 5, 10, 100):
+            for min_lr in (None, 0.0, 1e-4):
+                for step in range(0, max_steps + 30, 3):
+                    args = (step, 1e-2, max_steps, warmup, min_lr)
+                    assert reference.lr_at(*args) == lr_at(*args)
+
+
+def test_lr_at_reference_and_alternatives_pass() -> None:
+    def with_torch_schedulers(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        # the same curve from PyTorch's own cosine formula (CosineAnnealingLR's closed form)
+        low = lr / 10 if min_lr is None else min_lr
+        w = min(warmup_steps, max_steps // 10)
+        if step < w:
+            return lr * (step + 1) / w
+        t = min(step, max_steps) - w
+        return low + (lr - low) * (1 + math.cos(math.pi * t / max(1, max_steps - w))) / 2
+
+    def piecewise_with_numpy(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        import numpy as np
+
+        low = lr / 10 if min_lr is None else min_lr
+        w = min(warmup_steps, max_steps // 10)
+        progress = float(np.clip((step - w) / max(1, max_steps - w), 0.0, 1.0))
+        cosine = low + (lr - low) * 0.5 * (1.0 + np.cos(np.pi * progress))
+        return float(lr * (step + 1) / w) if step < w else float(cosine)
+
+    assert LR.check(reference.lr_at).passed
+    assert LR.check(with_torch_schedulers).passed
+    assert LR.check(piecewise_with_numpy).passed
+
+
+def test_lr_at_known_mistakes_are_named() -> None:
+    def no_warmup(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        low = lr / 10 if min_lr is None else min_lr
+        p = min(step, max_steps) / max_steps
+        return low + 0.5 * (1 + math.cos(math.pi * p)) * (lr - low)
+
+    def warmup_from_zero(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        w = min(warmup_steps, max_steps // 10)
+        if step < w:
+            return lr * step / w
+        return reference.lr_at(step, lr, max_steps, warmup_steps, min_lr)
+
+    def to_zero(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        return reference.lr_at(step, lr, max_steps, warmup_steps, 0.0 if min_lr is None else min_lr)
+
+    def no_cap(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        low = lr / 10 if min_lr is None else min_lr
+        if step < warmup_steps:
+            return lr * (step + 1) / warmup_steps
+        if step >= max_steps:
+            return low
+        p = (step - warmup_steps) / max(1, max_steps - warmup_steps)
+        return low + 0.5 * (1 + math.cos(math.pi * p)) * (lr - low)
+
+    def no_clamp(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        low = lr / 10 if min_lr is None else min_lr
+        w = min(warmup_steps, max_steps // 10)
+        if step < w:
+            return lr * (step + 1) / w
+        p = (step - w) / max(1, max_steps - w)
+        return low + 0.5 * (1 + math.cos(math.pi * p)) * (lr - low)
+
+    assert "no warm-up" in LR.check(no_warmup).headline
+    assert "Off by one" in LR.check(warmup_from_zero).headline
+    assert "not at 0" in LR.check(to_zero).headline
+    assert "max_steps // 10" in LR.check(no_cap).headline
+    assert "must not rise again" in LR.check(no_clamp).headline
+    for wrong in (no_warmup, warmup_from_zero, to_zero, no_cap, no_clamp):
+        assert not LR.check(wrong).passed
+
+
+def test_lr_at_cosine_over_the_whole_run_is_named() -> None:
+    def span_all(step, lr, max_steps, warmup_steps=100, min_lr=None):
+        low = lr / 10 if min_lr is None else min_lr
+        w = min(warmup_steps, max_steps // 10)
+        if step < w:
+            return lr * (step + 1) / w
+        if step >= max_steps:
+            return low
+        return low + 0.5 * (1 + math.cos(math.pi * (step - w) / max_steps)) * (lr - low)
+
+    assert "reaches min_lr exactly at max_steps" in LR.check(span_all).headline

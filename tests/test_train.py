@@ -410,3 +410,46 @@ def test_seq2seq_reads_the_source_through_cross_attention():
     assert tin.shape == t.shape == (4, 7) and torch.equal(tin[:, 1:], t[:, :-1])
     result = train(model, task, quick(max_steps=80, batch_size=16, lr=1e-2, warmup_steps=10))
     assert result.history["train_loss"][0] > 2.5 and result.val_loss < 0.5
+
+
+def test_a_loop_written_out_equals_train_bit_for_bit() -> None:
+    """Chapter 4's written-out loop: the same batches (a generator seeded with config.seed),
+    lr_at, clipping at 1.0, fused AdamW with decay on matrices only, betas (0.9, 0.95), and
+    the evaluation on fixed batches (seed + EVAL_SEED_OFFSET) give exactly train()'s numbers."""
+    ids = pattern_ids(2000)
+    task = CausalLMTask(ids[:1800], ids[1800:], block_size=16)
+    steps, lr, warmup, batch = 30, 1e-2, 5, 4
+    config = TrainConfig(
+        max_steps=steps, batch_size=batch, lr=lr, warmup_steps=warmup, eval_every=10,
+        eval_batches=2, progress=False, cpu_workers=1, precision="fp32", seed=3, device="cpu",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    by_library = TinyGPT(vocab_size=VOCAB, block_size=16, **TINY)
+    by_hand = TinyGPT(vocab_size=VOCAB, block_size=16, **TINY)
+    by_hand.load_state_dict(by_library.state_dict())
+    result = train(by_library, task, config)
+
+    matrices = [p for p in by_hand.parameters() if p.dim() >= 2]
+    others = [p for p in by_hand.parameters() if p.dim() < 2]
+    groups = [{"params": matrices, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=True)
+    batches = torch.Generator().manual_seed(config.seed)
+    losses, val_losses = [], []
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, lr, steps, warmup)
+        _, loss = by_hand(*task.get_batch("train", batch, batches))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(by_hand.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if (step + 1) % 10 == 0:
+            fixed = torch.Generator().manual_seed(config.seed + Trainer.EVAL_SEED_OFFSET)
+            with torch.no_grad():
+                val = [by_hand(*task.get_batch("val", batch, fixed))[1] for _ in range(2)]
+            val_losses.append(float(torch.stack(val).mean()))
+    assert losses == result.history["train_loss"]
+    assert val_losses == result.history["val_loss"]
+    for p, q in zip(by_hand.state_dict().values(), by_library.state_dict().values()):
+        assert torch.equal(p, q)

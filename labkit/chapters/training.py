@@ -5,7 +5,9 @@
   (:class:`MaskPrediction` holds one slot's top guesses);
 * :func:`split_sentences`, :func:`nsp_pairs`, :func:`encode_nsp` and :class:`NSPTask` —
   next-sentence prediction (BERT's second pretraining objective): sentence pairs that follow
-  each other or not, encoded as ``[CLS] A [SEP] B [SEP]`` with segment ids.
+  each other or not, encoded as ``[CLS] A [SEP] B [SEP]`` with segment ids;
+* :func:`lr_schedule_figure` — the learning rate of every step of a run (warm-up + cosine)
+  as a static picture; :func:`weight_checksum` — one number that changes with any weight.
 
 The chapter's other tools live in concept modules: the loss of every token of a text in
 :func:`labkit.evaluate.token_nll`, the text progress bar in :class:`labkit.train.TextProgressBar`,
@@ -36,6 +38,8 @@ __all__ = [
     "nsp_pairs",
     "encode_nsp",
     "NSPTask",
+    "lr_schedule_figure",
+    "weight_checksum",
 ]
 
 
@@ -264,3 +268,44 @@ class NSPTask(ClassificationTask):
         )
         task.val, task.val_types = self.val, self.val_types
         return task
+
+
+# --------------------------------------------------------------------------------------------
+# The training loop's schedule, drawn; a checksum of the weights
+# --------------------------------------------------------------------------------------------
+
+
+def lr_schedule_figure(lrs: Sequence[float], warmup_steps: int = 0, title: str = "") -> Any:
+    """The learning rate of each optimizer step (``TrainResult.history["lr"]``) as a static
+    SVG line chart, with the end of the warm-up marked in the caption. Taught in chapter 4.
+    """
+    from labkit.widgets.svg import compose, line_chart
+
+    if not len(lrs):
+        raise ValueError("no learning rates to draw: pass history['lr'] of a run that trained")
+    steps = list(range(len(lrs)))
+    peak = max(lrs)
+    chart = line_chart(
+        [("learning rate", steps, list(lrs))],
+        x=0,
+        y=20,
+        w=560,
+        h=220,
+        title=title or "learning rate per step",
+        xlabel="optimizer step",
+        ylabel="lr",
+    )
+    caption = (
+        f"warm-up: steps 0–{warmup_steps - 1} rise to {peak:g}; then a half cosine down to "
+        f"{lrs[-1]:.3g} at step {len(lrs) - 1}"
+        if warmup_steps
+        else f"peak {peak:g}, last {lrs[-1]:.3g}"
+    )
+    return compose(560, 250, chart, caption=caption, alt="learning-rate schedule")
+
+
+def weight_checksum(model: nn.Module) -> float:
+    """The sum of all the model's weights in float64: equal checksums for equal weights, and
+    (in practice) different ones after any different update. Taught in chapter 4 (the
+    ``torchrun`` check prints the same number)."""
+    return sum(float(p.detach().double().sum()) for p in model.parameters())

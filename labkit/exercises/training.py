@@ -1,5 +1,5 @@
 """Exercises for chapter 4 (Training): Jaccard similarity of shingles (near-duplicates),
-cross-entropy, perplexity, one Adam step, BERT masking.
+cross-entropy, perplexity, one Adam step, BERT masking, the warm-up + cosine learning rate.
 
 Taught in chapter 4.
 """
@@ -682,6 +682,125 @@ register(
             "then put "
             "`torch.randint(vocab_size, ids.shape, generator=generator)` where `selected & (u >= "
             "0.8) & (u < 0.9)`.",
+        ],
+    )
+)
+
+# --------------------------------------------------------------------------- lr_at
+
+
+def lr_at(
+    step: int, lr: float, max_steps: int, warmup_steps: int = 100, min_lr: float | None = None
+) -> float:
+    """The learning rate of optimizer step ``step`` (0-based): linear warm-up, then a half
+    cosine from ``lr`` down to ``min_lr`` (default ``lr / 10``) at ``max_steps``, then
+    ``min_lr``. The warm-up is capped at ``max_steps // 10``. Taught in chapter 4 (the same
+    schedule as ``labkit.train.lr_at``, which the chapter's written-out loop uses).
+    """
+    min_lr = lr / 10 if min_lr is None else min_lr
+    warmup = min(warmup_steps, max_steps // 10)
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    if step >= max_steps:
+        return min_lr
+    progress = (step - warmup) / max(1, max_steps - warmup)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
+
+
+def _lr(
+    step: int, lr: float, max_steps: int, warmup_steps: int, min_lr: float | None, *, mistake: str
+) -> float:
+    """lr_at with one known ``mistake`` (the names in its diagnoses)."""
+    if min_lr is None:
+        min_lr = 0.0 if mistake == "to_zero" else lr / 10
+    warmup = warmup_steps if mistake == "no_cap" else min(warmup_steps, max_steps // 10)
+    if mistake == "no_warmup":
+        warmup = 0
+    if step < warmup:
+        return lr * (step if mistake == "warmup_from_zero" else step + 1) / warmup
+    if step >= max_steps and mistake != "no_clamp":
+        return min_lr
+    span = max_steps if mistake == "span_all" else max(1, max_steps - warmup)
+    progress = (step - warmup) / span
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
+
+
+def _lr_cases() -> list[Case]:
+    run = {"warmup_steps": 10}  # lr 1e-2, 100 steps, 10 warm-up steps
+    cases = [
+        Case((0, 1e-2, 100), run, label="the first step (step 0) of a 100-step run, 10 warm-up"),
+        Case((4, 1e-2, 100), run, label="step 4, in the middle of the warm-up"),
+        Case((9, 1e-2, 100), run, label="step 9, the last warm-up step (the peak lr)"),
+        Case((10, 1e-2, 100), run, label="step 10, the first cosine step"),
+        Case((55, 1e-2, 100), run, label="step 55, half-way through the cosine"),
+        Case((99, 1e-2, 100), run, label="step 99, the last step"),
+        Case((100, 1e-2, 100), run, label="step 100 = max_steps: min_lr"),
+        Case((130, 1e-2, 100), run, label="after max_steps (step 130): stays at min_lr"),
+        Case(
+            (60, 3e-3, 200),
+            {"warmup_steps": 20, "min_lr": 0.0},
+            label="min_lr=0 given: the cosine ends at 0",
+        ),
+        Case(
+            (150, 3e-3, 200),
+            {"warmup_steps": 20, "min_lr": 1e-4},
+            label="min_lr=1e-4 given",
+        ),
+        Case(
+            (30, 1e-3, 200),
+            {"warmup_steps": 100},
+            label="warmup_steps=100 in a 200-step run: capped at 200 // 10 = 20",
+            note="The warm-up is capped at max_steps // 10 steps, so a short run is not all "
+            "warm-up.",
+        ),
+        Case((7, 1e-3, 50), {"warmup_steps": 0}, label="no warm-up asked (warmup_steps=0)"),
+    ]
+    return cases
+
+
+register(
+    Exercise(
+        id="training.lr_at",
+        chapter=4,
+        title="The learning-rate schedule: warm-up, then cosine",
+        signature="(step, lr, max_steps, warmup_steps=100, min_lr=None) -> float",
+        task="Return the learning rate of optimizer step `step` (0-based). Warm-up: "
+        "warmup = min(warmup_steps, max_steps // 10); for step < warmup return "
+        "lr · (step + 1) / warmup. Then a half cosine from lr at step = warmup down to min_lr "
+        "(None means lr / 10) at step = max_steps; from max_steps on return min_lr.",
+        reference=lr_at,
+        cases=_lr_cases,
+        atol=1e-12,
+        rtol=1e-9,
+        diagnoses=mistakes(
+            lr_at,
+            _lr,
+            {
+                "no_warmup": "There is no warm-up: the first warmup steps must rise linearly, "
+                "lr · (step + 1) / warmup, before the cosine starts.",
+                "warmup_from_zero": "Off by one in the warm-up: step 0 must already train, with "
+                "lr · (step + 1) / warmup, not lr · step / warmup (a learning rate of 0).",
+                "no_cap": "Cap the warm-up at max_steps // 10: warmup = min(warmup_steps, "
+                "max_steps // 10).",
+                "to_zero": "min_lr=None means lr / 10: the cosine ends at a tenth of the peak, "
+                "not at 0.",
+                "span_all": "The cosine runs over the steps after the warm-up: progress = "
+                "(step − warmup) / (max_steps − warmup), so it reaches min_lr exactly at "
+                "max_steps.",
+                "no_clamp": "After max_steps the learning rate stays at min_lr; the cosine "
+                "must not rise again.",
+            },
+        ),
+        hints=[
+            "Three regimes: warm-up (a straight line up to lr), cosine (from lr down to min_lr), "
+            "and after the end (min_lr). Compute `warmup` and `min_lr` first.",
+            "progress = (step − warmup) / (max_steps − warmup) goes from 0 to 1 over the cosine; "
+            "lr_now = min_lr + ½ · (1 + cos(π · progress)) · (lr − min_lr).",
+            "`min_lr = lr / 10 if min_lr is None else min_lr`; "
+            "`warmup = min(warmup_steps, max_steps // 10)`; "
+            "`if step < warmup: return lr * (step + 1) / warmup`; "
+            "`if step >= max_steps: return min_lr`; then the cosine line above with "
+            "`math.cos(math.pi * progress)`.",
         ],
     )
 )
