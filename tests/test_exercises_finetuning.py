@@ -20,6 +20,7 @@ def test_chapter_5_exercises_are_registered_in_chapter_5() -> None:
     assert ids == {
         "finetuning.align_labels",
         "finetuning.masked_accuracy",
+        "finetuning.macro_f1",
         "finetuning.lora_forward",
     }
     assert all(exercises.get(i).chapter == 5 for i in ids)
@@ -135,6 +136,66 @@ def test_masked_accuracy_passes_and_mistakes_are_named() -> None:
     assert not result.passed and (
         "last* dimension" in result.headline or "raised" in result.message
     )
+
+
+# ----------------------------------------------------------------------------- macro_f1
+
+F1 = exercises.get("finetuning.macro_f1")
+
+
+def test_macro_f1_reference_agrees_with_the_confusion_matrix() -> None:
+    from labkit.evaluate import confusion_matrix
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (200,), generator=g)
+    predicted = torch.where(
+        torch.rand(200, generator=g) < 0.7, labels, torch.randint(0, 4, (200,), generator=g)
+    )
+    counts = confusion_matrix(predicted, labels, 4).double()
+    per_class = 2 * counts.diag() / (counts.sum(0) + counts.sum(1))
+    assert abs(reference.macro_f1(predicted, labels, 4) - float(per_class.mean())) < 1e-9
+    assert reference.macro_f1(torch.zeros(4, dtype=torch.long), torch.tensor([0, 0, 1, 1]), 2) == (
+        2 * 2 / (2 * 2 + 2) / 2
+    )
+
+
+def test_macro_f1_passes_and_mistakes_are_named() -> None:
+    def from_precision_recall(predicted, labels, num_labels):
+        total = 0.0
+        for c in range(num_labels):
+            tp = ((predicted == c) & (labels == c)).sum().item()
+            p = tp / max((predicted == c).sum().item(), 1)
+            r = tp / max((labels == c).sum().item(), 1)
+            total += 2 * p * r / (p + r) if p + r else 0.0
+        return total / num_labels
+
+    def micro(predicted, labels, num_labels):
+        return (predicted == labels).float().mean().item()
+
+    def weighted(predicted, labels, num_labels):
+        return reference._f1_weighted(predicted, labels, num_labels)
+
+    def f1_of_means(predicted, labels, num_labels):
+        return reference._f1_of_means(predicted, labels, num_labels)
+
+    def arithmetic(predicted, labels, num_labels):
+        return reference._f1_arithmetic(predicted, labels, num_labels)
+
+    def skips_unpredicted(predicted, labels, num_labels):
+        scores = []
+        for c in predicted.unique().tolist():  # only the classes that were predicted
+            tp = ((predicted == c) & (labels == c)).sum().item()
+            wrong = (predicted != labels) & ((predicted == c) | (labels == c))
+            scores.append(2 * tp / (2 * tp + wrong.sum().item()))
+        return sum(scores) / len(scores)
+
+    assert F1.check(reference.macro_f1).passed
+    assert F1.check(from_precision_recall).passed
+    assert "That is the accuracy" in F1.check(micro).headline
+    assert "weighted F1" in F1.check(weighted).headline
+    assert "averaged precision" in F1.check(f1_of_means).headline
+    assert "*harmonic* mean" in F1.check(arithmetic).headline
+    assert "never predicts" in F1.check(skips_unpredicted).headline
 
 
 # ----------------------------------------------------------------------------- lora_forward

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labkit.chapters import finetuning as ft
+from labkit.chapters.finetuning import pretraining
 from labkit.data import generate_labelled, grammar, label_names
 from labkit.data.augment import SYNONYM_GROUPS, augment, augment_examples, detokenize, synonyms
 from labkit.evaluate import accuracy, predict
@@ -62,7 +63,7 @@ def _bert(tok, block_size: int = 16) -> TinyBERT:  # type: ignore[no-untyped-def
 
 
 def test_unlabelled_paragraphs_keep_one_hidden_label(docs: list[str]) -> None:
-    examples = generate_labelled("en", n=5 * 4 * 2, seed=9, task="sentiment")
+    examples = ft.training_examples("sentiment", 5 * 4 * 2, seed=9)
     truth = {e["text"]: e["label"] for e in examples}
     paragraphs = ft.unlabelled_paragraphs("sentiment", 5, seed=9, sentences=4)
     assert len(paragraphs) == 5
@@ -71,8 +72,44 @@ def test_unlabelled_paragraphs_keep_one_hidden_label(docs: list[str]) -> None:
         labels = {truth[s.strip()] for s in sentences}
         assert len(sentences) == 4 and len(labels) == 1
         assert "positive" not in p and "negative" not in p
+        assert not any(ft.is_test_sentence(s) for s in sentences)
     with pytest.raises(ValueError, match="task must be one of"):
         ft.unlabelled_paragraphs("ner", 3)
+
+
+def test_the_held_out_rule_reserves_a_fifth_of_the_sentences() -> None:
+    texts = {e["text"] for e in generate_labelled("en", 3000, seed=1, task="topic")}
+    share = sum(ft.is_test_sentence(t) for t in texts) / len(texts)
+    assert 0.15 < share < 0.25
+    assert ft.is_test_sentence("It  rained.") == ft.is_test_sentence("It rained.")  # spaces
+    sentences = [ft.text_of(e) for e in generate_labelled("en", 200, seed=2, task="ner")]
+    assert any(map(ft.is_test_sentence, sentences)) and not all(map(ft.is_test_sentence, sentences))
+
+
+def test_training_examples_are_nested_and_never_test_sentences() -> None:
+    small, big = ft.training_examples("topic", 20, seed=3), ft.training_examples("topic", 300, 3)
+    assert big[:20] == small and len(big) == 300
+    assert not any(ft.is_test_sentence(e["text"]) for e in big)
+    ner = ft.training_examples("ner", 50, seed=3)
+    assert len(ner) == 50 and not any(ft.is_test_sentence(ft.text_of(e)) for e in ner)
+
+
+def test_no_test_sentence_is_in_the_pretraining_text(docs: list[str]) -> None:
+    for task, n in (("topic", 300), ("sentiment", 300), ("ner", 200)):
+        test = [ft.text_of(e) for e in ft.held_out_test(task, n)]
+        assert all(map(ft.is_test_sentence, test))
+        assert ft.find_in_text(test, docs) == []
+    # the check itself finds a sentence at the start of a text or after a space, not inside
+    # a longer word
+    assert ft.find_in_text(["Ed ran.", "It rained."], ["Ted ran. It rained."]) == ["It rained."]
+    assert ft.find_in_text(["Ed ran."], ["Ed ran. Bo sat."]) == ["Ed ran."]
+
+
+def test_augmented_examples_drop_copies_that_are_test_sentences() -> None:
+    base = ft.training_examples("sentiment", 40, seed=5)
+    data = ft.augmented_examples(base, copies=6, seed=0, p_synonym=0.7)
+    assert data[:40] == base and 40 < len(data) <= 40 * 7
+    assert not any(ft.is_test_sentence(e["text"]) for e in data)
 
 
 def test_pretraining_corpus_is_deterministic_and_unlabelled(docs: list[str]) -> None:
@@ -135,14 +172,16 @@ def test_encode_labelled_sentences_and_ner(tok) -> None:  # type: ignore[no-unty
 
 
 def test_held_out_test_shares_no_sentence_with_the_training_data() -> None:
-    train_texts = [e["text"] for e in generate_labelled("en", 300, seed=1000, task="topic")]
-    test = ft.held_out_test("topic", 400, exclude=train_texts)
+    train_texts = [e["text"] for e in ft.training_examples("topic", 300, seed=1000)]
+    test = ft.held_out_test("topic", 400)
     texts = [e["text"] for e in test]
     assert len(texts) == 400 == len(set(texts))
     assert not set(texts) & set(train_texts)
-    # without the filter, the grammar's repeats would overlap
+    # without the rule, the grammar's repeats would overlap
     plain = {e["text"] for e in generate_labelled("en", 400, seed=10_000, task="topic")}
     assert plain & set(train_texts)
+    extra = ft.held_out_test("topic", 50, exclude=texts[:10])
+    assert not set(texts[:10]) & {e["text"] for e in extra}
 
 
 # ----------------------------------------------------------------------------- pretraining
@@ -179,7 +218,7 @@ def test_pretrain_bert_learns_and_caches(tok, docs, tmp_path, monkeypatch) -> No
     def no_training(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("the cached model should have been loaded, not trained again")
 
-    monkeypatch.setattr(ft, "train", no_training)
+    monkeypatch.setattr(pretraining, "train", no_training)
     again, cached = ft.pretrain("bert", tok, docs, cache=tmp_path, **kw)
     pairs = zip(model.state_dict().values(), again.state_dict().values())
     assert all(torch.equal(a, b) for a, b in pairs)
@@ -232,7 +271,7 @@ def test_fine_tune_fits_sentences(tok) -> None:  # type: ignore[no-untyped-def]
     config = BertConfig(vocab_size=len(tok), block_size=16, **TINY_BERT)
     clf = TinyBertForSequenceClassification(config, num_labels=4)
     before = accuracy(clf, x, y, m)
-    result = ft.fine_tune(clf, x, y, steps=150, lr=1e-2, batch_size=16)
+    result = ft.fine_tune(clf, x, y, steps=150, lr=5e-3, batch_size=16)
     assert result.steps == 150 and not clf.training
     assert accuracy(clf, x, y, m) > max(0.8, before + 0.3)  # it fits its training data
     assert predict(clf, x, m).shape == (48,)
@@ -369,3 +408,82 @@ def test_detokenize_puts_no_space_before_punctuation() -> None:
     assert detokenize(["In", "Paris", ",", "Tom", "ran", "."]) == "In Paris, Tom ran."
     assert detokenize(["_x", "y", "!"]) == "_x y!"
     assert detokenize([]) == ""
+
+
+# ------------------------------------------------------------------ controls and multi-seed studies
+
+
+def test_mean_pool_classifier_ignores_padding_and_trains(tok) -> None:  # type: ignore[no-untyped-def]
+    clf = ft.MeanPoolClassifier.from_pretrained(_bert(tok), num_labels=2).eval()
+    x, m, _ = ft.encode_labelled(tok, [{"text": "Tom was happy.", "label": 1}], max_length=16)
+    short, _, _ = ft.encode_labelled(tok, [{"text": "Tom was happy.", "label": 1}], max_length=8)
+    with torch.no_grad():
+        assert torch.allclose(clf(x, attention_mask=m), clf(short), atol=1e-3)  # pads ignored
+    examples = ft.training_examples("sentiment", 64, seed=1)
+    xs, ms, ys = ft.encode_labelled(tok, examples, max_length=16)
+    ft.fine_tune(clf, xs, ys, steps=60, lr=1e-2)
+    assert accuracy(clf, xs, ys, ms) > 0.6
+    with pytest.raises(ValueError, match="attention maps"):
+        clf(x, return_attention=True)
+
+
+def test_studies_return_one_accuracy_per_setting(tok) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    bert = TinyBERT(BertConfig(vocab_size=len(tok), block_size=16, **{**TINY_BERT, "n_layer": 2}))
+    frozen = ft.freezing_study(bert, tok, 0, n_labels=16, steps=2)
+    assert list(frozen) == list(ft.FREEZING_SETTINGS)
+    multi = ft.multitask_study(bert, tok, 0, steps=2, n_labels=8, n_helper=16)
+    augmented = ft.augmentation_study(bert, tok, 0, n_labels=8, copies=1, steps=2)
+    assert list(multi) == ["alone", "with topic"]
+    assert list(augmented) == list(ft.AUGMENTATION_RECIPES)
+    for value in [*frozen.values(), *multi.values(), *augmented.values()]:
+        assert 0.0 <= value <= 1.0
+
+
+def test_spread_and_results_files(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from labkit import studies
+
+    s = ft.spread([0.5, 0.7, 0.6])
+    assert s["n"] == 3 and abs(s["mean"] - 0.6) < 1e-12 and abs(s["sd"] - 0.1) < 1e-12
+    assert (s["min"], s["max"]) == (0.5, 0.7) and ft.spread([0.4])["sd"] == 0.0
+    with pytest.raises(ValueError, match="at least one"):
+        ft.spread([])
+    monkeypatch.setattr(studies, "STUDIES_DIR", tmp_path)
+    rows = [{"seed": 0, "setting": "a", "accuracy": 0.5}]
+    path = ft.save_results("ch05_x", rows, seeds=[0])
+    assert path == tmp_path / "ch05_x.json"
+    assert ft.load_results("ch05_x") == {"meta": {"seeds": [0]}, "rows": rows}
+    with pytest.raises(FileNotFoundError, match="course/scripts/ch05_y.py"):
+        ft.load_results("ch05_y")
+
+
+def test_the_stored_chapter_5_studies_have_five_seeds_of_every_setting() -> None:
+    for name in ("ch05_transfer", "ch05_freezing", "ch05_multitask", "ch05_augmentation"):
+        results = ft.load_results(name)
+        assert results["meta"]["seeds"] == [0, 1, 2, 3, 4]
+        assert all(s["n"] == 5 for s in ft.summarise(results).values())
+
+
+def test_summaries_the_live_check_and_the_figure() -> None:
+    rows = [
+        {"seed": s, "setting": f"{start}, {n} labels", "accuracy": acc + 0.01 * s}
+        for s in range(3)
+        for n, (p, q) in {8: (0.9, 0.4), 16: (0.95, 0.6)}.items()
+        for start, acc in (("pretrained", p), ("scratch", q))
+    ]
+    results = {"meta": {}, "rows": rows}
+    stats = ft.summarise(results)
+    assert (
+        stats["scratch, 8 labels"]["n"] == 3
+        and abs(stats["scratch, 8 labels"]["max"] - 0.42) < 1e-9
+    )
+    table = ft.spread_table(results, live={"scratch, 8 labels": 0.41})
+    assert "mean ± sd over 3 seeds" in table and table.splitlines()[2].endswith("0.410")
+    seeds = ft.seed_table(results).splitlines()
+    assert seeds[0].split() == ["seed", "0", "1", "2"] and seeds[1].endswith("0.900  0.910  0.920")
+    assert ft.outside_spread(results, {"scratch, 8 labels": 0.44}) == {}
+    assert ft.outside_spread(results, {"scratch, 8 labels": 0.5}) == {"scratch, 8 labels": 0.5}
+    with pytest.raises(KeyError, match="no stored seeds"):
+        ft.outside_spread(results, {"scratch, 32 labels": 0.5})
+    fig = ft.transfer_figure(results, live={"pretrained, 16 labels": 0.95})
+    assert len(fig.data) == 5 and list(fig.data[0].x) == [8, 16]

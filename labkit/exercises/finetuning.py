@@ -1,5 +1,5 @@
 """Exercises for chapter 5 (Fine-tuning): word labels to sub-tokens, accuracy that skips
-ignored positions, and the LoRA forward pass.
+ignored positions, macro-averaged F1, and the LoRA forward pass.
 
 The ids start with ``training.`` (fine-tuning is training, continued); the chapter is 5.
 Taught in chapter 5.
@@ -240,6 +240,144 @@ register(
             "positions only.",
             "`keep = labels != -100`; `return (logits.argmax(-1)[keep] == "
             "labels[keep]).float().mean().item()`",
+        ],
+    )
+)
+
+
+# --------------------------------------------------------------------------- macro_f1
+
+
+def macro_f1(predicted: Tensor, labels: Tensor, num_labels: int) -> float:
+    """Macro-averaged F1: the F1 of each class (2·TP / (2·TP + FP + FN)), averaged with equal
+    weight over the ``num_labels`` classes; a class never predicted has F1 0.
+
+    Taught in chapter 5.
+    """
+    scores = []
+    for c in range(num_labels):
+        tp = int(((predicted == c) & (labels == c)).sum())
+        fp = int(((predicted == c) & (labels != c)).sum())
+        fn = int(((predicted != c) & (labels == c)).sum())
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / num_labels
+
+
+def _f1_micro(predicted: Tensor, labels: Tensor, num_labels: int) -> float:
+    return float((predicted == labels).float().mean())
+
+
+def _f1_weighted(predicted: Tensor, labels: Tensor, num_labels: int) -> float:
+    total = 0.0
+    for c in range(num_labels):
+        tp = int(((predicted == c) & (labels == c)).sum())
+        fp = int(((predicted == c) & (labels != c)).sum())
+        fn = int(((predicted != c) & (labels == c)).sum())
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+        total += f1 * int((labels == c).sum()) / len(labels)
+    return total
+
+
+def _f1_of_means(predicted: Tensor, labels: Tensor, num_labels: int) -> float:
+    precisions, recalls = [], []
+    for c in range(num_labels):
+        tp = int(((predicted == c) & (labels == c)).sum())
+        precisions.append(tp / max(int((predicted == c).sum()), 1))
+        recalls.append(tp / max(int((labels == c).sum()), 1))
+    p, r = sum(precisions) / num_labels, sum(recalls) / num_labels
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _f1_arithmetic(predicted: Tensor, labels: Tensor, num_labels: int) -> float:
+    scores = []
+    for c in range(num_labels):
+        tp = int(((predicted == c) & (labels == c)).sum())
+        p = tp / max(int((predicted == c).sum()), 1)
+        r = tp / max(int((labels == c).sum()), 1)
+        scores.append((p + r) / 2)
+    return sum(scores) / num_labels
+
+
+def _f1_skips_unpredicted(predicted: Tensor, labels: Tensor, num_labels: int) -> float:
+    seen = [c for c in range(num_labels) if bool((predicted == c).any())]
+    full = macro_f1(predicted, labels, num_labels) * num_labels
+    return full / max(len(seen), 1)
+
+
+def _f1_cases() -> list[Case]:
+    g = seeded(17)
+    labels = torch.tensor([0] * 12 + [1] * 5 + [2] * 3)
+    noisy = labels.clone()
+    flip = torch.rand(len(labels), generator=g) < 0.3
+    noisy[flip] = torch.randint(0, 3, (int(flip.sum()),), generator=g)
+    four = torch.randint(0, 4, (40,), generator=g)
+    guess = torch.where(
+        torch.rand(40, generator=g) < 0.6, four, torch.randint(0, 4, (40,), generator=g)
+    )
+    return [
+        Case(
+            (torch.tensor([0, 1, 1, 0, 1, 0]), torch.tensor([0, 1, 0, 0, 1, 1]), 2),
+            label="2 classes, 6 examples",
+        ),
+        Case((noisy, labels, 3), label="imbalanced: 12 / 5 / 3 examples, 30 % noise"),
+        Case(
+            (torch.zeros(10, dtype=torch.long), torch.tensor([0] * 7 + [1] * 3), 2),
+            label="a classifier that always says class 0",
+        ),
+        Case((guess, four, 4), label="4 classes, 40 examples"),
+        Case((torch.tensor([2, 2, 0, 1]), torch.tensor([2, 2, 0, 1]), 3), label="all correct"),
+    ]
+
+
+register(
+    Exercise(
+        id="finetuning.macro_f1",
+        chapter=5,
+        title="Macro-averaged F1",
+        signature="(predicted: Tensor[N], labels: Tensor[N], num_labels: int) -> float",
+        task="predicted and labels hold one class id per example. For each class c in "
+        "0..num_labels-1 count TP (predicted c, label c), FP (predicted c, label not c) and FN "
+        "(label c, predicted not c), compute F1_c = 2·TP / (2·TP + FP + FN) (0 when the class "
+        "is never predicted and never true), and return the plain mean of the num_labels "
+        "F1_c as a float.",
+        reference=macro_f1,
+        cases=_f1_cases,
+        atol=1e-6,
+        diagnoses=[
+            Diagnosis(
+                "That is the accuracy (micro-averaged F1): macro-F1 computes one F1 per class "
+                "and averages them, so a rare class counts as much as a frequent one.",
+                variant=_f1_micro,
+            ),
+            Diagnosis(
+                "You weighted each class's F1 by its number of examples (weighted F1): macro-F1 "
+                "gives every class the same weight, 1 / num_labels.",
+                variant=_f1_weighted,
+            ),
+            Diagnosis(
+                "Average the per-class F1 scores; do not take the F1 of the averaged precision "
+                "and averaged recall.",
+                variant=_f1_of_means,
+            ),
+            Diagnosis(
+                "F1 is the *harmonic* mean of precision and recall, 2PR / (P + R) = 2TP / (2TP "
+                "+ FP + FN), not (P + R) / 2.",
+                variant=_f1_arithmetic,
+            ),
+            Diagnosis(
+                "A class the model never predicts has F1 0 and still counts: divide by "
+                "num_labels, not by the number of classes that were predicted.",
+                variant=_f1_skips_unpredicted,
+            ),
+        ],
+        hints=[
+            "Loop over the classes c = 0 .. num_labels - 1; for each, compare (predicted == c) "
+            "with (labels == c) to count true positives, false positives and false negatives.",
+            "F1_c = 2·TP / (2·TP + FP + FN) — the harmonic mean of precision TP/(TP+FP) and "
+            "recall TP/(TP+FN). Macro-F1 = the mean of the F1_c over all classes.",
+            "`tp = ((predicted == c) & (labels == c)).sum()`; `fp = ((predicted == c) & (labels "
+            "!= c)).sum()`; `fn = ((predicted != c) & (labels == c)).sum()`; average "
+            "`2 * tp / (2 * tp + fp + fn)` over c",
         ],
     )
 )
