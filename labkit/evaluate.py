@@ -10,7 +10,8 @@ Face ``transformers`` models alike (peft models too).
   :func:`text_perplexity` (texts through a tokenizer), :func:`perplexity` (``exp`` of a loss),
   :func:`evaluate_loss` (fixed batches of a training task, so several models see the same text).
 * Encoder–decoders: :func:`seq2seq_perplexity` (teacher-forced, padding excluded).
-* Classifiers: :func:`predict`, :func:`accuracy`, :func:`confusion_matrix`.
+* Classifiers: :func:`predict`, :func:`accuracy`, :func:`confusion_matrix`; taggers:
+  :func:`entity_f1` (entity-level, as NER is scored) over :func:`entity_spans`.
 
 Taught in chapter 4 (cross-entropy, perplexity, the causal-LM objective), used to measure
 models in chapters 5, 8 and 9.
@@ -36,6 +37,8 @@ from labkit._util import (
 )
 
 __all__ = [
+    "entity_f1",
+    "entity_spans",
     "target_losses",
     "accuracy",
     "confusion_matrix",
@@ -288,3 +291,36 @@ def confusion_matrix(predicted: Tensor, labels: Tensor, num_labels: int) -> Tens
     keep = labels != IGNORE_INDEX
     pairs = labels[keep] * num_labels + predicted[keep]
     return torch.bincount(pairs, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
+
+
+def entity_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
+    """The entities of a BIO tag sequence as ``(type, first, last + 1)`` word spans; an
+    ``I-`` tag that does not continue an entity of its type starts a new one. Taught in
+    chapter 5 (NER), used in chapter 8."""
+    spans, current = set(), None
+    for i, tag in enumerate([*tags, "O"]):
+        kind = tag[2:] if tag[:2] in ("B-", "I-") else None
+        if current and (tag.startswith("B-") or kind != current[0]):
+            spans.add((current[0], current[1], i))
+            current = None
+        if kind and current is None:
+            current = (kind, i)
+    return spans
+
+
+def entity_f1(
+    true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]
+) -> tuple[float, float, float]:
+    """Entity-level ``(precision, recall, F1)`` of a tagger, as NER is scored (CoNLL,
+    ``seqeval``): an entity counts only if its type and both ends are right. Taught in
+    chapter 5 (NER), used in chapter 8."""
+    if len(true_tags) != len(predicted_tags):
+        raise ValueError("give one predicted tag sequence per true one")
+    tp = n_true = n_pred = 0
+    for t, p in zip(true_tags, predicted_tags):
+        if len(t) != len(p):
+            raise ValueError(f"{len(t)} true tags but {len(p)} predicted in one sentence")
+        a, b = entity_spans(t), entity_spans(p)
+        tp, n_true, n_pred = tp + len(a & b), n_true + len(a), n_pred + len(b)
+    precision, recall = tp / max(n_pred, 1), tp / max(n_true, 1)
+    return precision, recall, (2 * precision * recall / (precision + recall) if tp else 0.0)

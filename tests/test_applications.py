@@ -478,3 +478,47 @@ def test_text_perplexity_and_predict_on_the_chapter_encodings() -> None:
     assert classes.shape == (3,) and classes.dtype == torch.long
     one = predict(clf, T.encode_texts(tok, ["Tom ran."]))
     assert one[0] == classes[2]  # padding does not change a prediction
+
+
+# ----------------------------------------------------------------------------- harder variants
+
+
+def test_hard_variants_are_valid_and_out_of_distribution() -> None:
+    from labkit.chapters.applications import hard
+
+    examples = hard.ner_hard_examples()
+    assert len(examples) == len(hard.NER_HARD) >= 6
+    train_shapes = {
+        " ".join(t if t != "O" else w for w, t in zip(e["tokens"], e["tags"]))
+        for e in generate_labelled("en", 500, seed=2, task="ner")
+    }
+    for e in examples:
+        assert len(e["tokens"]) == len(e["tags"]) and set(e["tags"]) <= set(label_names("ner"))
+        shape = " ".join(t if t != "O" else w for w, t in zip(e["tokens"], e["tags"]))
+        assert shape not in train_shapes, shape
+    pairs = hard.two_sentence_pairs(20, seed=1)
+    assert pairs == hard.two_sentence_pairs(20, seed=1)
+    assert all(en.count(".") == 2 and zh.count("。") == 2 for en, zh in pairs)
+    code = hard.long_code_pairs(50, seed=3)
+    short = {q for q, _ in T.code_pairs(2000, seed=0)}
+    assert not any(q in short for q, _ in code)
+    for _question, program in code:
+        assert sum(program.count(op) for op in "+-*") == 3
+        assert T.run_program(program) == eval(program)  # digits and + - * only
+
+
+def test_qa_error_kind_sorts_the_mistakes() -> None:
+    from labkit.chapters.applications import hard
+
+    for e in T.qa_examples(40, seed=5, people=2):
+        assert hard.qa_error_kind(e, e.answer) == "right"
+        assert hard.qa_error_kind(e, "spaceship") == "not in passage"
+    e = T.QAExample(
+        "Tom lives in Paris. Amy lives in Rome. Tom went to the zoo.",
+        "Where does Tom live?",
+        "Paris",
+        13,
+    )
+    assert e.context[e.start : e.end] == "Paris"
+    assert hard.qa_error_kind(e, "Rome") == "other person"
+    assert hard.qa_error_kind(e, "zoo") == "other fact"

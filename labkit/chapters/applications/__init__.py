@@ -17,7 +17,14 @@ offline, endless, and its right answers are known. One module per part of the ch
 * :mod:`~.chat` — :func:`chat`, one assistant turn;
 * :mod:`~.graph` — knowledge graphs (:func:`relation_sentences`, :func:`extract_triples`,
   :func:`build_graph`, :func:`graph_figure`);
-* :mod:`~.search` — :data:`FAQ`, :class:`BagOfWords` (TF-IDF), :func:`top_k_similar`.
+* :mod:`~.search` — :data:`FAQ`, :class:`BagOfWords` (TF-IDF), :func:`top_k_similar`;
+* :mod:`~.rag` — retrieval-augmented generation: :data:`KNOWLEDGE` (an invented town),
+  :data:`KNOWLEDGE_QUESTIONS`, :func:`rag_messages`, :func:`cited_sources`,
+  :func:`contains_answer`, :func:`attribute`;
+* :mod:`~.prompting` — zero-shot and few-shot prompting: :func:`few_shot_prompt`,
+  :func:`label_log_likelihoods`, :func:`pick_shots`, :func:`classify_by_likelihood`;
+* :mod:`~.hard` — harder test sets with real errors: :func:`ner_hard_examples`,
+  :func:`two_sentence_pairs`, :func:`long_code_pairs`, :func:`qa_error_kind`.
 
 The chapter also uses concept modules directly: :func:`labkit.tokenizers.task_tokenizer` and
 :func:`labkit.tokenizers.chat_prompt`; :func:`labkit.evaluate.text_perplexity`,
@@ -50,6 +57,13 @@ from labkit.chapters.applications.graph import (
     graph_figure,
     relation_sentences,
 )
+from labkit.chapters.applications.hard import (
+    NER_HARD,
+    long_code_pairs,
+    ner_hard_examples,
+    qa_error_kind,
+    two_sentence_pairs,
+)
 from labkit.chapters.applications.metrics import (
     BleuScore,
     bleu,
@@ -58,6 +72,21 @@ from labkit.chapters.applications.metrics import (
     exact_match,
     ngrams,
     token_f1,
+)
+from labkit.chapters.applications.prompting import (
+    classify_by_likelihood,
+    few_shot_prompt,
+    label_log_likelihoods,
+    pick_shots,
+)
+from labkit.chapters.applications.rag import (
+    KNOWLEDGE,
+    KNOWLEDGE_QUESTIONS,
+    RAG_INSTRUCTION,
+    attribute,
+    cited_sources,
+    contains_answer,
+    rag_messages,
 )
 from labkit.chapters.applications.search import FAQ, FAQ_QUERIES, BagOfWords, top_k_similar
 from labkit.chapters.applications.seq2seq import encode_pairs, seq2seq_generate, train_seq2seq
@@ -73,17 +102,25 @@ __all__ = [
     "EN_ZH",
     "FAQ",
     "FAQ_QUERIES",
+    "KNOWLEDGE",
+    "KNOWLEDGE_QUESTIONS",
     "NAMES",
+    "NER_HARD",
     "NUMBER_WORDS",
+    "RAG_INSTRUCTION",
     "RELATION_PATTERNS",
     "ZH_WORDS",
     "BagOfWords",
     "BleuScore",
     "QAExample",
+    "attribute",
     "bleu",
     "build_graph",
     "chat",
+    "cited_sources",
+    "classify_by_likelihood",
     "code_pairs",
+    "contains_answer",
     "encode_pairs",
     "encode_qa",
     "encode_tagged",
@@ -93,11 +130,18 @@ __all__ = [
     "entity_spans",
     "exact_match",
     "extract_triples",
+    "few_shot_prompt",
     "graph_figure",
     "join_words",
+    "label_log_likelihoods",
+    "long_code_pairs",
+    "ner_hard_examples",
     "ngrams",
+    "pick_shots",
     "predict_spans",
+    "qa_error_kind",
     "qa_examples",
+    "rag_messages",
     "relation_sentences",
     "run_program",
     "seq2seq_generate",
@@ -108,4 +152,5 @@ __all__ = [
     "top_k_similar",
     "train_seq2seq",
     "translation_pairs",
+    "two_sentence_pairs",
 ]

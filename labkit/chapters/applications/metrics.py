@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from labkit._util import check_positive_int
+from labkit.evaluate import entity_f1, entity_spans
 
 __all__ = [
     "BleuScore",
@@ -142,36 +143,3 @@ def token_f1(prediction: str, reference: str) -> float:
         return float(p == r)
     precision, recall = common / len(p), common / len(r)
     return 2 * precision * recall / (precision + recall)
-
-
-def entity_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
-    """The entities of a BIO tag sequence as ``(type, first, last + 1)`` word spans; an
-    ``I-`` tag that does not continue an entity of its type starts a new one. Taught in
-    chapter 8."""
-    spans, current = set(), None
-    for i, tag in enumerate([*tags, "O"]):
-        kind = tag[2:] if tag[:2] in ("B-", "I-") else None
-        if current and (tag.startswith("B-") or kind != current[0]):
-            spans.add((current[0], current[1], i))
-            current = None
-        if kind and current is None:
-            current = (kind, i)
-    return spans
-
-
-def entity_f1(
-    true_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]
-) -> tuple[float, float, float]:
-    """Entity-level ``(precision, recall, F1)`` of a tagger, as NER is scored (CoNLL,
-    ``seqeval``): an entity counts only if its type and both ends are right. Taught in
-    chapter 8."""
-    if len(true_tags) != len(predicted_tags):
-        raise ValueError("give one predicted tag sequence per true one")
-    tp = n_true = n_pred = 0
-    for t, p in zip(true_tags, predicted_tags):
-        if len(t) != len(p):
-            raise ValueError(f"{len(t)} true tags but {len(p)} predicted in one sentence")
-        a, b = entity_spans(t), entity_spans(p)
-        tp, n_true, n_pred = tp + len(a & b), n_true + len(a), n_pred + len(b)
-    precision, recall = tp / max(n_pred, 1), tp / max(n_true, 1)
-    return precision, recall, (2 * precision * recall / (precision + recall) if tp else 0.0)
