@@ -190,7 +190,7 @@ def test_log_log_line_chart_has_real_valued_ticks() -> None:
     assert {"0.6", "1", "1.4"} & set(_tick_labels(svg))
     assert not [t for t in _tick_labels(svg) if t.startswith("-")]  # no log10 values like -0.2
     assert ">10k<" in svg and ">100k<" in svg
-    assert svg.count("<circle") == 5  # the measured points stay points
+    assert svg.count("<circle") == 5 + 1  # the measured points stay points (+ legend swatch)
 
 
 def test_tick_labels_are_plain_numbers() -> None:
@@ -207,3 +207,139 @@ def test_tick_labels_are_plain_numbers() -> None:
         "3M",
         "1e-3",
     ]
+
+
+def _lines(svg: str, color: str) -> list[tuple[float, float, float, float]]:
+    """The ``<line>`` elements drawn in ``color``: (x1, y1, x2, y2)."""
+    found = re.findall(
+        r'<line x1="([-\d.]+)" y1="([-\d.]+)" x2="([-\d.]+)" y2="([-\d.]+)" '
+        rf'stroke="{color}"',
+        svg,
+    )
+    return [tuple(float(v) for v in f) for f in found]  # type: ignore[misc]
+
+
+def _bars_and_caps(svg: str, color: str) -> tuple[list, list]:
+    lines = _lines(svg, color)
+    return [ln for ln in lines if ln[0] == ln[2]], [ln for ln in lines if ln[1] == ln[3]]
+
+
+def test_error_bars_are_drawn_with_caps_in_the_trace_colour() -> None:
+    fig = go.Figure(
+        go.Scatter(
+            x=[1, 2, 3],
+            y=[1.0, 2.0, 3.0],
+            mode="markers",
+            marker={"color": "#123456"},
+            error_y={"type": "data", "array": [0.5, 0.25, 0.0]},  # no bar where the error is 0
+        )
+    )
+    svg = static_picture(fig).svg
+    bars, caps = _bars_and_caps(svg, "#123456")
+    assert len(bars) == 2 and len(caps) == 4
+    circles = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
+    # symmetric by default: the point sits in the middle of its bar; the bars scale with the data
+    for (_, top, _, bottom), cy in zip(bars, circles):
+        assert (top + bottom) / 2 == pytest.approx(cy, abs=0.2)
+    assert bars[0][3] - bars[0][1] == pytest.approx(2 * (bars[1][3] - bars[1][1]), rel=0.02)
+
+
+def test_error_bars_on_a_log_axis_are_placed_like_the_data_and_clipped_at_zero() -> None:
+    fig = go.Figure(layout={"yaxis": {"type": "log"}})
+    fig.add_scatter(
+        x=[1, 2, 3],
+        y=[1.0, 10.0, 100.0],
+        mode="markers",
+        marker={"color": "#654321"},
+        # the first lower end is 1 - 2 < 0: clipped to the bottom of the axis, without a cap
+        error_y={"type": "data", "array": [1.0, 10.0, 100.0], "arrayminus": [2.0, 5.0, 50.0]},
+    )
+    svg = static_picture(fig).svg
+    bars, caps = _bars_and_caps(svg, "#654321")
+    assert len(bars) == 3 and len(caps) == 5
+    circles = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
+    # 5 … 20 around 10 and 50 … 200 around 100: equal halves in log10 units (log10 2 each)
+    for (_, top, _, bottom), cy in zip(bars[1:], circles[1:]):
+        assert bottom - cy == pytest.approx(cy - top, abs=0.3)
+    height = float(re.search(r'<rect x="0" y="0" width="[\d.]+" height="([\d.]+)"', svg)[1])
+    assert bars[0][3] == pytest.approx(height)  # clipped to the axis, not lost
+    assert "nan" not in svg and "inf" not in svg
+    # symmetric=True uses ``array`` both ways even when an arrayminus is given
+    fig.update_traces(error_y={"symmetric": True})
+    bars, _ = _bars_and_caps(static_picture(fig).svg, "#654321")
+    assert len(bars) == 3
+
+
+def test_constant_and_percent_error_bars() -> None:
+    from labkit.widgets.figures import _error_ends
+
+    ys = [10.0, 20.0]
+    lo, hi = _error_ends(go.Scatter(y=ys, error_y={"type": "constant", "value": 1}).error_y, ys)
+    assert list(lo) == [9.0, 19.0] and list(hi) == [11.0, 21.0]
+    lo, hi = _error_ends(go.Scatter(y=ys, error_y={"type": "percent", "value": 50}).error_y, ys)
+    assert list(lo) == [5.0, 10.0] and list(hi) == [15.0, 30.0]
+    assert _error_ends(go.Scatter(y=ys).error_y, ys) is None
+
+
+def _seed_figure() -> go.Figure:
+    """The chapter 9 picture: per-seed lowest/highest markers (one legend entry for both),
+    means with error bars, the live run and a dashed fit, on log-log axes."""
+    n = [3.4e3, 1.3e4, 2.6e4, 5.7e4, 1.0e5]
+    mean = [1.47, 1.17, 0.89, 0.62, 0.52]
+    fig = go.Figure(layout={"xaxis": {"type": "log"}, "yaxis": {"type": "log"}})
+    for ys, name in (
+        ([m * 0.9 for m in mean], "lowest and highest seed"),
+        ([m * 1.1 for m in mean], None),
+    ):
+        fig.add_scatter(
+            x=n,
+            y=ys,
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 12, "color": "#999"},
+            name=name,
+            showlegend=name is not None,
+        )
+    fig.add_scatter(
+        x=n,
+        y=mean,
+        mode="markers",
+        marker={"size": 9, "color": "#2ca02c"},
+        error_y={"type": "data", "array": [m * 0.05 for m in mean]},
+        name="stored seeds: mean ± 1 s.d.",
+    )
+    fig.add_scatter(x=n, y=mean, mode="markers", marker={"symbol": "x"}, name="this run")
+    fig.add_scatter(x=n, y=mean, mode="lines", line={"dash": "dash"}, name="fit to the means")
+    return fig
+
+
+def test_every_named_trace_has_a_legend_entry_drawn_like_it() -> None:
+    svg = static_picture(_seed_figure()).svg
+    bars, caps = _bars_and_caps(svg, "#2ca02c")
+    assert len(bars) == 5 + 1 and len(caps) == 10 + 2  # five error bars + the legend swatch's
+    legend = dict(
+        (label, float(x))
+        for x, label in re.findall(
+            r'<text x="([-\d.]+)" y="[\d.]+" font-size="10" text-anchor="start"[^>]*>([^<]*)<',
+            svg,
+        )
+    )
+    names = [
+        "lowest and highest seed",
+        "stored seeds: mean ± 1 s.d.",
+        "this run",
+        "fit to the means",
+    ]
+    assert set(legend) == set(names)  # no "trace 1" for the hidden second seed trace
+    assert all(x >= 0 for x in legend.values())  # inside the plot area, not cut off on the left
+    assert svg.count('stroke-dasharray="4,2"') == 1  # the fit's swatch is a dashed line
+    # the markers keep their symbol and colour: grey dashes (5 + 5 + the swatch), crosses
+    assert len([ln for ln in _lines(svg, "#999") if ln[1] == ln[3] and ln[2] - ln[0] > 11]) == 10
+    assert len(_lines(svg, "#999")) >= 11
+
+
+def test_hidden_legend_entries_in_a_marker_only_figure() -> None:
+    fig = go.Figure()
+    fig.add_scatter(x=[1, 2], y=[1, 2], mode="markers", name="shown")
+    fig.add_scatter(x=[1, 2], y=[2, 1], mode="markers", name="hidden", showlegend=False)
+    svg = static_picture(fig).svg
+    assert ">shown<" in svg and ">hidden<" not in svg

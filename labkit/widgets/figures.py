@@ -2,8 +2,8 @@
 
 A plotly figure needs JavaScript: GitHub, nbviewer and exported HTML without plotly.js show
 nothing where it was. :func:`show` displays the live plotly figure *and* stores a small SVG
-picture drawn from the same data (lines, markers, bars, heatmaps; log axes; subplots side by
-side), so the stored notebook reads well everywhere::
+picture drawn from the same data (lines, markers, error bars, bars, heatmaps; a legend; log
+axes; subplots side by side), so the stored notebook reads well everywhere::
 
     import plotly.graph_objects as go
     from labkit.widgets import show
@@ -98,25 +98,22 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
         return heatmap(z, row_labels=rows, col_labels=cols, xlabel=xlabel, **frame)
     if "bar" in kinds:
         return _bars(traces, yspec, frame)
-    series, dashed, markers = [], [], []
+    series, styles = [], []
     for i, t in enumerate(traces):
         if t.type not in ("scatter", "scattergl", "bar"):
             continue
         ys = _values(t.y)
         xs = _values(t.x) if t.x is not None and _numeric(t.x) else np.arange(len(ys), dtype=float)
         series.append((t.name or f"trace {i}", xs, ys))
-        dash = getattr(getattr(t, "line", None), "dash", None)
-        dashed.append(bool(dash and dash != "solid"))
-        mode = getattr(t, "mode", None) or ("lines" if len(ys) > 20 else "lines+markers")
-        markers.append("lines" not in mode)
+        styles.append(_style(t, i, ys, layout.showlegend is not False))
     if not series:
         return ""
-    if all(markers):
+    style = {k: [s[k] for s in styles] for k in styles[0]}
+    if all(style["markers"]) and not any(e is not None for e in style["errors"]):
         pts = np.concatenate([np.stack([s[1], s[2]], axis=1) for s in series])
         colors, labels = [], []
-        for i, (t, (_, xs, _)) in enumerate(zip(traces, series)):
-            own = getattr(getattr(t, "marker", None), "color", None)
-            colors += [own if isinstance(own, str) else PALETTE[i % len(PALETTE)]] * len(xs)
+        for t, (_, xs, _), color in zip(traces, series, style["colors"]):
+            colors += [color] * len(xs)
             text = t.text if t.text is not None and not isinstance(t.text, str) else [""] * len(xs)
             labels += [str(v) for v in text]
         svg = scatter_chart(
@@ -128,19 +125,72 @@ def _panel(fig: Any, traces: list[Any], xref: str, yref: str, w: float, h: float
             yaxis=yspec,
             **frame,
         )
-        if len(series) > 1:  # a legend, in scatter_chart's coordinates (margins: left 52, top 26)
-            firsts = [colors[sum(len(s[1]) for s in series[:i])] for i in range(len(series))]
-            names = [s[0] for s in series]
+        keys = [(s[0], c) for s, c, k in zip(series, style["colors"], style["in_legend"]) if k]
+        if len(series) > 1 and keys:  # a legend, in scatter_chart's coordinates (left 52, top 26)
+            names = [n for n, _ in keys]
+            dots = [
+                f'<circle cx="6" cy="7.5" r="2.6" fill="{c}" fill-opacity="0.75"/>' for _, c in keys
+            ]
             place = layout.legend  # plotly's legend x/y: 0 = left/bottom, 1 = right/top
             left = place.x is not None and place.x < 0.5
             width = sum(30 + 6.5 * len(n) for n in names) + 8 if left else w - 62
-            top = 26 + (h - 26 - 38 - 18 if place.y is not None and place.y < 0.5 else 0)
-            key = legend(names, firsts, width)
+            rows = 1 if sum(30 + 6.5 * len(n) for n in names) <= width else len(names)
+            low = place.y is not None and place.y < 0.5
+            top = 26 + (h - 26 - 38 - 18 - 14 * (rows - 1) if low else 0)
+            key = legend(names, [c for _, c in keys], width, dots)
             svg += f'<g transform="translate({x + 52} {top})">{key}</g>'
         return svg
-    return line_chart(
-        series, xlabel=xlabel, dashed=dashed, markers=markers, xaxis=xspec, yaxis=yspec, **frame
-    )
+    return line_chart(series, xlabel=xlabel, xaxis=xspec, yaxis=yspec, **style, **frame)
+
+
+def _style(t: Any, i: int, ys: np.ndarray, legend_shown: bool) -> dict[str, Any]:
+    """How trace ``t`` (the ``i``-th of its panel) is drawn: as a (dashed) line or as markers
+    (symbol, size), its colour (its own, else the palette's), its error bars and whether it
+    has a legend entry."""
+    line, mark = getattr(t, "line", None), getattr(t, "marker", None)
+    dash = getattr(line, "dash", None)
+    mode = getattr(t, "mode", None) or ("lines" if len(ys) > 20 else "lines+markers")
+    dots = "lines" not in mode
+    own = getattr(mark if dots else line, "color", None)
+    size = getattr(mark, "size", None)
+    return {
+        "dashed": bool(dash and dash != "solid"),
+        "markers": dots,
+        "colors": own if isinstance(own, str) else PALETTE[i % len(PALETTE)],
+        "symbols": getattr(mark, "symbol", None),
+        "sizes": float(size) if isinstance(size, (int, float)) else None,
+        "errors": _error_ends(getattr(t, "error_y", None), ys),
+        "in_legend": legend_shown and t.showlegend is not False,
+    }
+
+
+def _error_ends(err: Any, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The low and high ends of a trace's vertical error bars, as plotly draws ``error_y``:
+    type ``data`` (``array``, ``arrayminus``), ``constant`` or ``percent`` (``value``,
+    ``valueminus``, default 10) or ``sqrt``; symmetric unless a minus is given. ``None``
+    where there are none; NaN where a point has none."""
+    if err is None:
+        return None
+    kind = err.type or ("data" if err.array is not None else "percent")
+    if err.visible is False or (
+        err.visible is None and err.array is None and err.value is None and kind != "sqrt"
+    ):
+        return None
+
+    def size(array: Any, value: Any) -> np.ndarray:
+        if kind == "data":
+            given = _values(array)[: len(ys)]
+            return np.concatenate([given, np.full(len(ys) - len(given), np.nan)])
+        if kind == "sqrt":
+            return np.sqrt(np.abs(ys))
+        amount = 10.0 if value is None else float(value)
+        return np.abs(ys) * amount / 100 if kind == "percent" else np.full(len(ys), amount)
+
+    minus_given = (err.arrayminus if kind == "data" else err.valueminus) is not None
+    symmetric = kind == "sqrt" or (err.symmetric if err.symmetric is not None else not minus_given)
+    plus = size(err.array, err.value)
+    minus = plus if symmetric else size(err.arrayminus, err.valueminus)
+    return ys - minus, ys + plus
 
 
 def _diagram(
@@ -237,10 +287,11 @@ def static_picture(
 ) -> StaticFigure:
     """Draw a plotly figure as a small static SVG (:class:`StaticFigure`).
 
-    Handles scatter (lines and/or markers), bar and heatmap traces, subplots (placed side by
-    side) and the axes' log scales (ticks labelled with the values, as plotly does), fixed
-    ranges, ``rangemode="tozero"``, ``tickvals``/``dtick`` and hidden axes. Other trace types
-    are left out of the picture. Taught in chapter 0.
+    Handles scatter (lines and/or markers, in their colours and symbols, with ``error_y`` error
+    bars and a legend entry per trace not hidden by ``showlegend=False``), bar and heatmap
+    traces, subplots (placed side by side) and the axes' log scales (ticks labelled with the
+    values, as plotly does), fixed ranges, ``rangemode="tozero"``, ``tickvals``/``dtick`` and
+    hidden axes. Other trace types are left out of the picture. Taught in chapter 0.
     """
     if not hasattr(fig, "data") or not hasattr(fig, "layout"):
         raise TypeError(f"static_picture needs a plotly Figure, got {type(fig).__name__}")

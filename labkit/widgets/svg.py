@@ -12,7 +12,8 @@ groups on one canvas and returns a :class:`~labkit.widgets.display.StaticFigure`
 An :class:`~labkit.widgets.axes.Axis` sets an axis's scale, limits and ticks: a log axis
 places values at their log10 but labels the values themselves, as plotly does
 (``line_chart(series, yaxis=Axis(log=True))``; ``Axis(lim=(0, None))`` starts at zero). The
-colours and the PNG encoder of the heatmaps live in :mod:`labkit.widgets.png`.
+colours and the PNG encoder of the heatmaps live in :mod:`labkit.widgets.png`, the marker
+symbols, error bars and legend swatches in :mod:`labkit.widgets.marks`.
 
 The charts are drawn by hand because the usual static exporters (kaleido, matplotlib) are
 heavy extra installs. Taught in chapter 0 (how the course's pictures work); chapters 2 and 3
@@ -31,6 +32,7 @@ import numpy as np
 
 from labkit.widgets.axes import Axis
 from labkit.widgets.display import StaticFigure
+from labkit.widgets.marks import error_bars, marker, swatch
 from labkit.widgets.png import png_bytes, viridis
 
 __all__ = [
@@ -45,8 +47,10 @@ __all__ = [
     "heatmap",
     "legend",
     "line_chart",
+    "marker",
     "png_bytes",
     "scatter_chart",
+    "swatch",
     "text_element",
     "viridis",
 ]
@@ -146,13 +150,37 @@ class _PlotArea:
         return _group(x + self.LEFT, y + self.TOP, "".join(parts) + body)
 
 
-def legend(names: Sequence[str], colors: Sequence[str], w: float) -> str:
-    """A one-line legend (a coloured dash and a name per series) ending at ``w`` (chapter 0)."""
-    parts, x = [], w
-    for name, color in reversed(list(zip(names, colors))):
-        x -= 8 + 6.5 * len(name) + 22
-        parts.append(f'<rect x="{x:.1f}" y="6" width="12" height="3" fill="{color}"/>')
-        parts.append(text_element(x + 16, 11, name, 10, anchor="start"))
+def legend(
+    names: Sequence[str],
+    colors: Sequence[str],
+    w: float,
+    swatches: Sequence[str | None] | None = None,
+) -> str:
+    """A legend ending at ``w``: a swatch (default a coloured dash; or ``swatches[i]``, drawn in
+    a 12×15 box, e.g. from :func:`swatch`) and a name per series, on one line when it fits in
+    ``w``, else one entry per row on a white backing (chapter 0)."""
+    marks = list(swatches) if swatches is not None else [None] * len(names)
+    widths = [30 + 6.5 * len(name) for name in names]
+
+    def entry(x: float, y: float, name: str, color: str, mark: str | None) -> list[str]:
+        box = _group(x, y, mark) if mark else ""
+        dash = f'<rect x="{x:.1f}" y="{y + 6:g}" width="12" height="3" fill="{color}"/>'
+        return [box or dash, text_element(x + 16, y + 11, name, 10, anchor="start")]
+
+    parts: list[str] = []
+    if sum(widths) <= w:
+        x = w
+        for name, color, mark, width in reversed(list(zip(names, colors, marks, widths))):
+            x -= width
+            parts += entry(x, 0, name, color, mark)
+        return "".join(parts)
+    left = w - max(widths)
+    parts.append(
+        f'<rect x="{left - 4:.1f}" y="1" width="{max(widths) - 4:.1f}" '
+        f'height="{14 * len(names) + 4}" fill="white" fill-opacity="0.85"/>'
+    )
+    for k, (name, color, mark) in enumerate(zip(names, colors, marks)):
+        parts += entry(left, 14 * k, name, color, mark)
     return "".join(parts)
 
 
@@ -193,30 +221,56 @@ def line_chart(
     markers: Sequence[bool] | None = None,
     xaxis: Axis | None = None,
     yaxis: Axis | None = None,
+    colors: Sequence[str] | None = None,
+    symbols: Sequence[Any] | None = None,
+    sizes: Sequence[float | None] | None = None,
+    errors: Sequence[tuple[Sequence[float], Sequence[float]] | None] | None = None,
+    in_legend: Sequence[bool] | None = None,
 ) -> str:
     """Lines ``(name, xs, ys)`` with axes and a legend. NaNs leave gaps; ``logx`` for a log x
-    axis (or pass :class:`Axis` objects); ``markers[i]``: draw series i as dots, not a line.
+    axis (or pass :class:`Axis` objects); ``markers[i]``: draw series i as markers (plotly
+    symbol ``symbols[i]``, diameter ``sizes[i]``), not a line; ``colors[i]``: its colour
+    (default: the palette); ``errors[i]``: the ``(low, high)`` ends of vertical error bars at
+    its points; ``in_legend[i]`` False leaves it out of the legend.
 
     A static-picture building block (chapter 0)."""
     xaxis = xaxis or Axis(log=logx)
     yaxis = yaxis or Axis()
+    errors = errors or [None] * len(series)
     all_x = np.concatenate([np.asarray(s[1], float) for s in series] or [np.zeros(1)])
-    all_y = np.concatenate([np.asarray(s[2], float) for s in series] or [np.zeros(1)])
-    area = _PlotArea(w, h, xaxis.span(all_x, 0.0), yaxis.span(all_y), xaxis=xaxis, yaxis=yaxis)
-    body = []
-    for i, (_, xs, ys) in enumerate(series):
-        color = PALETTE[i % len(PALETTE)]
+    ends = [np.ravel(np.asarray(e, float)) for e in errors if e is not None]
+    all_y = np.concatenate([np.asarray(s[2], float) for s in series] + ends or [np.zeros(1)])
+    pad = 0.05 if series and markers and all(markers) else 0.0  # room for the edge markers
+    area = _PlotArea(w, h, xaxis.span(all_x, pad), yaxis.span(all_y), xaxis=xaxis, yaxis=yaxis)
+    body, names, keys, swatches = [], [], [], []
+    for i, (name, xs, ys) in enumerate(series):
+        color = colors[i] if colors else PALETTE[i % len(PALETTE)]
         px, py = area.sx(xaxis.place(xs)), area.sy(yaxis.place(ys))
-        if markers and markers[i]:
+        dots, dash = bool(markers and markers[i]), bool(dashed and dashed[i])
+        symbol = symbols[i] if symbols else None
+        if errors[i] is not None:
+            body += error_bars(px, *errors[i], color, yaxis, area.sy, area.ph)  # type: ignore[misc]
+        if in_legend is None or in_legend[i]:
+            names.append(name)
+            keys.append(color)
+            plain = not dots and not dash and errors[i] is None
+            swatches.append(
+                None
+                if plain
+                else swatch(color, line=not dots, dashed=dash, symbol=symbol, error=bool(errors[i]))
+            )
+        if dots:
+            size = sizes[i] if sizes and sizes[i] else 7.0
+            r = min(max(size / 2, 2.0), 6.0)
             body += [
-                f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{color}"/>'
+                marker(a, b, color, symbol, r)
                 for a, b in zip(px, py)
                 if math.isfinite(a) and math.isfinite(b)
             ]
             continue
-        style = ' stroke-dasharray="5,3"' if dashed and dashed[i] else ""
+        style = ' stroke-dasharray="5,3"' if dash else ""
         body += _polylines(px, py, color, style)
-    key = legend([s[0] for s in series], PALETTE, area.pw) if len(series) > 1 else ""
+    key = legend(names, keys, area.pw, swatches) if len(series) > 1 and names else ""
     return area.draw(x, y, "".join(body) + key, area.xticks(), title, xlabel, ylabel)
 
 
