@@ -414,6 +414,26 @@ def test_chat_prompt_uses_chatml_when_the_tokenizer_has_no_template_and_chat_rep
             chat_prompt(tok, bad)
 
 
+def test_chat_batch_gives_the_replies_chat_gives_one_by_one() -> None:
+    from labkit.hf import to_hf
+
+    model, tok = _story_gpt()
+    conversations = [
+        [{"role": "user", "content": "Tom had a ball."}],
+        [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Anna ran."}],
+        [{"role": "user", "content": "One day, Tom gave Anna a red ball. She was glad."}],
+    ]
+    one_by_one = [T.chat(model, tok, c, max_new_tokens=6) for c in conversations]
+    assert T.chat_batch(model, tok, conversations, max_new_tokens=6) == one_by_one
+    hf_model = to_hf(model).eval()  # a transformers model: one left-padded generate call
+    hf_one_by_one = [T.chat(hf_model, tok, c, max_new_tokens=6) for c in conversations]
+    side = tok.padding_side
+    assert T.chat_batch(hf_model, tok, conversations, max_new_tokens=6) == hf_one_by_one
+    assert tok.padding_side == side  # the tokenizer is left as it was
+    with pytest.raises(TypeError, match="list of conversations"):
+        T.chat_batch(model, tok, conversations[0])
+
+
 def test_entity_spans_and_f1_score_whole_entities() -> None:
     tags = ["B-PERSON", "O", "B-PLACE", "I-PLACE", "I-PERSON", "B-OBJECT", "B-OBJECT"]
     assert T.entity_spans(tags) == {

@@ -203,3 +203,21 @@ def test_thread_policy_rejects_a_bad_labkit_threads() -> None:
         LABKIT_THREADS="many",
     )
     assert out == ["refused:", "True"]
+
+
+def test_threads_block_sets_and_restores_the_count() -> None:
+    from labkit.env import threads, usable_cpus
+
+    before = torch.get_num_threads()
+    with threads(1) as n:
+        assert n == torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with threads() as n:
+        assert n == torch.get_num_threads() == usable_cpus()
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), threads(1):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before  # restored after an error too
+    with pytest.raises(ValueError, match="thread count"), threads(0):
+        pass
+    assert torch.get_num_threads() == before

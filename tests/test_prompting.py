@@ -64,3 +64,22 @@ def test_pick_shots_and_classify(tiny) -> None:
     assert len(guesses) == 2 and set(guesses) <= {0, 1}
     with pytest.raises(TypeError):
         P.classify_by_likelihood(model, tok, "the cat sat.", ["animals"])
+
+
+def test_a_transformers_model_classifies_in_batches_with_the_same_answers(tiny) -> None:
+    from labkit.hf import to_hf
+
+    model, tok = tiny
+    hf_model = to_hf(model).eval()
+    texts = ["the cat sat.", "Tom ate cake.", "Tom sat.", "the cat ate cake. Tom sat."]
+    labels = ["animals", "food", "play", "weather"]
+    shots = [("Tom ate cake.", "food")]
+    assert P._batchable(hf_model, tok, labels) and not P._batchable(model, tok, labels)
+    one_by_one = [
+        int(P.label_log_likelihoods(hf_model, tok, P.few_shot_prompt(t, shots), labels).argmax())
+        for t in texts
+    ]
+    side = tok.padding_side
+    assert P.classify_by_likelihood(hf_model, tok, texts, labels, shots) == one_by_one
+    assert P.classify_by_likelihood(model, tok, texts, labels, shots) == one_by_one
+    assert tok.padding_side == side

@@ -35,7 +35,7 @@ Taught in chapter 8.
 
 from __future__ import annotations
 
-from labkit.chapters.applications.chat import chat
+from labkit.chapters.applications.chat import chat, chat_batch
 from labkit.chapters.applications.datasets import (
     EN_ZH,
     NAMES,
@@ -117,6 +117,7 @@ __all__ = [
     "bleu",
     "build_graph",
     "chat",
+    "chat_batch",
     "cited_sources",
     "classify_by_likelihood",
     "code_pairs",

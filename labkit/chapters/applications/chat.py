@@ -12,7 +12,7 @@ import torch
 from labkit.generate import generate
 from labkit.tokenizers import chat_prompt
 
-__all__ = ["chat"]
+__all__ = ["chat", "chat_batch"]
 
 
 def chat(
@@ -25,8 +25,7 @@ def chat(
     """
     prompt = chat_prompt(tokenizer, messages)
     ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    ends = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
-    stop = [t for t in ends if t is not None and t != tokenizer.unk_token_id]
+    stop = _stop_tokens(tokenizer)
     with torch.no_grad():
         if hasattr(model, "generate") and hasattr(model, "generation_config"):
             out = model.generate(
@@ -40,3 +39,48 @@ def chat(
         else:
             out = generate(model, ids, max_new_tokens, strategy="greedy", stop_tokens=stop)
     return tokenizer.decode(out[0, ids.shape[1] :].tolist(), skip_special_tokens=True).strip()
+
+
+def _stop_tokens(tokenizer: Any) -> list[int]:
+    ends = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
+    return [t for t in ends if t is not None and t != tokenizer.unk_token_id]
+
+
+def chat_batch(
+    model: Any,
+    tokenizer: Any,
+    conversations: Sequence[Sequence[dict[str, str]]],
+    max_new_tokens: int = 40,
+) -> list[str]:
+    """One assistant turn for each of several conversations: the replies :func:`chat` gives,
+    computed together.
+
+    A Hugging Face model decodes all of them in one ``generate`` call: the prompts are padded
+    on the left (so that every prompt ends where its reply starts) and the attention mask hides
+    the padding; a finished reply waits for the others. A labkit model answers one conversation
+    at a time with :func:`chat`. Taught in chapter 8 (RAG asks many questions at once).
+    """
+    if not conversations or isinstance(conversations[0], dict):
+        raise TypeError("conversations must be a list of conversations (lists of messages)")
+    if not (hasattr(model, "generate") and hasattr(model, "generation_config")):
+        return [chat(model, tokenizer, c, max_new_tokens) for c in conversations]
+    prompts = [chat_prompt(tokenizer, c) for c in conversations]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    try:
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
+    batch = {k: v.to(model.device) for k, v in batch.items()}
+    with torch.no_grad():
+        out = model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=_stop_tokens(tokenizer) or None,
+            pad_token_id=pad,
+        )
+    start = batch["input_ids"].shape[1]
+    return [tokenizer.decode(row[start:].tolist(), skip_special_tokens=True).strip() for row in out]

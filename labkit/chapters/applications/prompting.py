@@ -95,14 +95,46 @@ def classify_by_likelihood(
     **prompt_options: Any,
 ) -> list[int]:
     """For each text, the index of the label the model finds most likely after
-    :func:`few_shot_prompt` (``shots`` and ``prompt_options`` go there). Taught in chapter 8."""
+    :func:`few_shot_prompt` (``shots`` and ``prompt_options`` go there). A Hugging Face model
+    with one-token labels scores the prompts in left-padded batches (the same answers as
+    :func:`label_log_likelihoods` one by one, faster). Taught in chapter 8."""
     if isinstance(texts, str):
         raise TypeError("texts must be a list of texts, e.g. [text]")
-    return [
-        int(
-            label_log_likelihoods(
-                model, tokenizer, few_shot_prompt(t, shots, **prompt_options), labels
-            ).argmax()
-        )
-        for t in texts
-    ]
+    prompts = [few_shot_prompt(t, shots, **prompt_options) for t in texts]
+    limit = block_size_of(model)
+    fits = not limit or max(len(_ids(tokenizer, p)) for p in prompts) <= limit
+    if fits and _batchable(model, tokenizer, labels):  # same answers, one forward per batch
+        return _classify_batched(model, tokenizer, prompts, labels)
+    return [int(label_log_likelihoods(model, tokenizer, p, labels).argmax()) for p in prompts]
+
+
+def _batchable(model: Any, tokenizer: Any, labels: Sequence[str]) -> bool:
+    """A Hugging Face model (it takes an attention mask) and one-token labels."""
+    is_hf = hasattr(model, "generation_config") and hasattr(tokenizer, "padding_side")
+    return is_hf and all(len(_ids(tokenizer, " " + label)) == 1 for label in labels)
+
+
+def _classify_batched(
+    model: Any, tokenizer: Any, prompts: Sequence[str], labels: Sequence[str], batch_size: int = 8
+) -> list[int]:
+    """:func:`label_log_likelihoods`' argmax for many prompts, in left-padded batches: the
+    attention mask hides the padding, so each prompt's last position sees only its prompt."""
+    label_ids = [_ids(tokenizer, " " + label)[0] for label in labels]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    out: list[int] = []
+    try:
+        with eval_mode(model), torch.no_grad():
+            for i in range(0, len(prompts), batch_size):
+                batch = tokenizer(
+                    list(prompts[i : i + batch_size]),
+                    return_tensors="pt",
+                    padding=True,
+                    add_special_tokens=False,
+                ).to(model_device(model))
+                logits = logits_of(model(**batch))[:, -1].float()
+                out += logits[:, label_ids].argmax(-1).tolist()
+    finally:
+        tokenizer.padding_side = side
+    return out
