@@ -9,7 +9,9 @@ servers some tests run need it.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+from collections.abc import Callable
 
 import pytest
 
@@ -83,3 +85,23 @@ def _labkit_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """Point labkit's cache and progress store at a temporary directory."""
     home = tmp_path_factory.mktemp("labkit_home")
     monkeypatch.setenv("LABKIT_HOME", str(home))
+
+
+@pytest.fixture
+def real_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``real_model("minilm")``: go on when that real model is installed, skip when it is not,
+    or fail when ``LABKIT_REQUIRE_REAL_MODELS=1`` (CI installs them, so a missing one is a bug).
+    Undoes ``LABKIT_REAL_MODELS=off`` for the test."""
+    from labkit.real_models import real_available
+
+    monkeypatch.delenv("LABKIT_REAL_MODELS", raising=False)
+
+    def require(name: str) -> None:
+        if real_available(name):
+            return
+        message = f"real model {name} is not installed: run `python -m labkit models install`"
+        if os.environ.get("LABKIT_REQUIRE_REAL_MODELS", "").strip() == "1":
+            pytest.fail(f"{message} (LABKIT_REQUIRE_REAL_MODELS=1 requires the real models)")
+        pytest.skip(message)
+
+    return require

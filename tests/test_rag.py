@@ -5,13 +5,11 @@ SmolLM2 answer that uses its source."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from labkit.chapters import applications as T
 from labkit.chapters.applications import rag as R
-from labkit.real_models import embed, load_real, real_available
+from labkit.real_models import embed, load_real
 from labkit.tokenizers import chat_prompt, task_tokenizer
 
 
@@ -67,24 +65,9 @@ def test_tfidf_retrieval_finds_most_passages() -> None:
     assert sum(hits) >= len(hits) - 2
 
 
-def _require_real_model(name: str) -> None:
-    """Skip when the real model is absent, or fail when LABKIT_REQUIRE_REAL_MODELS=1."""
-    if real_available(name):
-        return
-    message = f"real model {name} is not installed: run `python -m labkit models install`"
-    if os.environ.get("LABKIT_REQUIRE_REAL_MODELS", "").strip() == "1":
-        pytest.fail(f"{message} (LABKIT_REQUIRE_REAL_MODELS=1 requires the real models)")
-    pytest.skip(message)
-
-
-@pytest.fixture
-def real_models_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LABKIT_REAL_MODELS", raising=False)
-
-
-def test_real_minilm_retrieves_every_passage_and_smollm2_uses_it(real_models_on) -> None:
-    _require_real_model("minilm")
-    _require_real_model("smollm2")
+def test_real_minilm_retrieves_every_passage_and_smollm2_uses_it(real_model) -> None:
+    real_model("minilm")
+    real_model("smollm2")
     encoder, encoder_tok = load_real("minilm")
     docs = embed(R.KNOWLEDGE, encoder, encoder_tok)
     queries = embed([q for q, _, _ in R.KNOWLEDGE_QUESTIONS], encoder, encoder_tok)

@@ -522,23 +522,8 @@ def test_doctor_lists_the_real_models(fake_index, capsys) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _require_real_model(name: str) -> None:
-    """Skip when the real model is absent, or fail when LABKIT_REQUIRE_REAL_MODELS=1."""
-    if real_available(name):
-        return
-    message = f"real model {name} is not installed: run `python -m labkit models install`"
-    if os.environ.get("LABKIT_REQUIRE_REAL_MODELS", "").strip() == "1":
-        pytest.fail(f"{message} (LABKIT_REQUIRE_REAL_MODELS=1 requires the real models)")
-    pytest.skip(message)
-
-
-@pytest.fixture
-def real_models_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LABKIT_REAL_MODELS", raising=False)
-
-
-def test_real_minilm_embeddings_find_paraphrases(real_models_on) -> None:
-    _require_real_model("minilm")
+def test_real_minilm_embeddings_find_paraphrases(real_model) -> None:
+    real_model("minilm")
     model, tokenizer = load_real("minilm")
     assert type(model).__name__ == "BertModel" and model.config.num_hidden_layers == 6
     sentences = [
@@ -560,8 +545,8 @@ def test_real_minilm_embeddings_find_paraphrases(real_models_on) -> None:
     assert (explorer.n_layers, explorer.n_heads, explorer.n_tokens) == (6, 12, 9)
 
 
-def test_real_smollm2_chats_and_returns_attention(real_models_on) -> None:
-    _require_real_model("smollm2")
+def test_real_smollm2_chats_and_returns_attention(real_model) -> None:
+    real_model("smollm2")
     model, tokenizer = load_real("smollm2")
     assert type(model).__name__ == "LlamaForCausalLM" and model.config.num_hidden_layers == 30
     messages = [{"role": "user", "content": "What is the capital of France?"}]
