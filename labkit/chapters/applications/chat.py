@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from labkit.chapters.applications.encoding import left_padded
 from labkit.generate import generate
 from labkit.tokenizers import chat_prompt
 
@@ -64,15 +65,8 @@ def chat_batch(
         raise TypeError("conversations must be a list of conversations (lists of messages)")
     if not (hasattr(model, "generate") and hasattr(model, "generation_config")):
         return [chat(model, tokenizer, c, max_new_tokens) for c in conversations]
-    prompts = [chat_prompt(tokenizer, c) for c in conversations]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    try:
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = side
+    batch = left_padded(tokenizer, [chat_prompt(tokenizer, c) for c in conversations])
     batch = {k: v.to(model.device) for k, v in batch.items()}
     with torch.no_grad():
         out = model.generate(

@@ -11,7 +11,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["check_fits", "join_words", "pad_rows", "spaced_words", "split_words", "token_ids"]
+__all__ = [
+    "check_fits",
+    "join_words",
+    "left_padded",
+    "pad_rows",
+    "spaced_words",
+    "split_words",
+    "token_ids",
+]
 
 
 def token_ids(tokenizer: Any, text: str) -> list[int]:
@@ -68,3 +76,23 @@ def split_words(text: str) -> list[str]:
     ``"In New York, Tom ran."`` → ``["In", "New", "York", ",", "Tom", "ran", "."]``
     (:func:`join_words` undoes it). Taught in chapter 8."""
     return _WORD.findall(text)
+
+
+def left_padded(tokenizer: Any, texts: Sequence[str]) -> Any:
+    """``tokenizer(texts)`` as one batch padded on the **left**, with its attention mask.
+
+    Left padding makes every row end at its last real token, so a causal LM's last position
+    (the next-token prediction, or where ``generate`` continues) belongs to each text. A
+    tokenizer without a pad token pads with its end-of-text token. The tokenizer is left as it
+    was. Taught in chapter 8.
+    """
+    side, pad = tokenizer.padding_side, tokenizer.pad_token
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    try:
+        return tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
+        if pad is None:
+            tokenizer.pad_token = None

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from labkit._util import block_size_of, check_non_negative_int, eval_mode, logits_of, model_device
+from labkit.chapters.applications.encoding import left_padded
 
 __all__ = ["few_shot_prompt", "label_log_likelihoods", "pick_shots", "classify_by_likelihood"]
 
@@ -120,21 +121,10 @@ def _classify_batched(
     """:func:`label_log_likelihoods`' argmax for many prompts, in left-padded batches: the
     attention mask hides the padding, so each prompt's last position sees only its prompt."""
     label_ids = [_ids(tokenizer, " " + label)[0] for label in labels]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
     out: list[int] = []
-    try:
-        with eval_mode(model), torch.no_grad():
-            for i in range(0, len(prompts), batch_size):
-                batch = tokenizer(
-                    list(prompts[i : i + batch_size]),
-                    return_tensors="pt",
-                    padding=True,
-                    add_special_tokens=False,
-                ).to(model_device(model))
-                logits = logits_of(model(**batch))[:, -1].float()
-                out += logits[:, label_ids].argmax(-1).tolist()
-    finally:
-        tokenizer.padding_side = side
+    with eval_mode(model), torch.no_grad():
+        for i in range(0, len(prompts), batch_size):
+            batch = left_padded(tokenizer, prompts[i : i + batch_size]).to(model_device(model))
+            logits = logits_of(model(**batch))[:, -1].float()
+            out += logits[:, label_ids].argmax(-1).tolist()
     return out
